@@ -1,0 +1,884 @@
+# -*- coding: utf-8 -*-
+# Copyright: edge.enos contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The topology model of edge.enos: one parser of EnOS reservation files for the inventory
+plugin, the modules and the driver.
+
+A topology file describes machines per role (flat, per cluster, grouped in sites with
+``grp[2-4]`` ranges, static hosts, or a provider's own ``resources: {machines, networks}``),
+the registry, Kolla's settings and the WAN constraints between sites. Every problem is reported
+as ``FILE:LINE: key: problem (what to do)`` before anything is provisioned.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import OrderedDict
+
+__all__ = [
+    "TopologyError", "Problem", "Host", "Link", "Topology", "load_topology", "parse_topology",
+    "parse_delay", "parse_rate", "parse_loss", "expand_range", "format_rate", "format_delay",
+]
+
+PROVIDERS = ("local", "static", "vagrant", "g5k", "vmong5k", "chameleon", "chameleonkvm",
+             "chameleonbaremetal", "openstack")
+REGISTRY_TYPES = ("internal", "external", "none")
+SERVICES = ("registry", "influx", "grafana", "bench")
+
+# keys of the file that are the inventory plugin's own options (one file serves both)
+INVENTORY_KEYS = ("plugin", "env", "compose", "groups", "keyed_groups", "strict",
+                  "leading_separator", "use_extra_vars", "cache", "cache_plugin",
+                  "cache_timeout", "cache_connection", "cache_prefix")
+TOP_LEVEL_KEYS = ("provider", "resources", "topology", "registry", "kolla-ansible", "kolla",
+                  "inventory", "enable_monitoring", "network_constraints", "hosts",
+                  "placement") + INVENTORY_KEYS
+DEPRECATED_KEYS = {
+    "kolla_repo": "pin the release with `kolla-ansible: <version>` (e.g. 22.2.0); "
+                  "kolla-ansible is installed from PyPI, not cloned",
+    "kolla_ref": "pin the release with `kolla-ansible: <version>` (e.g. 22.2.0)",
+    "kolla_install_type": "remove it: Kolla builds source images only since Zed",
+    "walltime": "move it under `provider:` (provider.walltime)",
+    "job_name": "move it under `provider:` (provider.job_name)",
+    "openstack": "describe machines with `resources:` or `topology:`",
+    "subnets": "move it under `provider:`",
+}
+DEPRECATED_KOLLA_KEYS = {
+    "kolla_install_type": "remove it: Kolla builds source images only since Zed",
+}
+NETWORK_CONSTRAINT_KEYS = ("enable", "default_delay", "default_rate", "default_loss",
+                           "default_jitter", "default_network", "constraints", "except",
+                           "groups")
+CONSTRAINT_KEYS = ("src", "dst", "delay", "rate", "loss", "jitter", "symmetric", "symetric",
+                   "network")
+STATIC_HOST_KEYS = ("address", "alias", "user", "keyfile", "port", "extra")
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+RANGE_RE = re.compile(r"^(?P<prefix>[A-Za-z0-9_-]*)\[(?P<spec>[^\]]*)\](?P<suffix>[A-Za-z0-9_-]*)$")
+
+
+# --------------------------------------------------------------------------- errors
+
+class Problem(object):
+    """One thing wrong in a topology file, with where it is and how to fix it."""
+
+    def __init__(self, path, line, key, problem, fix=None):
+        self.path, self.line, self.key, self.problem, self.fix = path, line, key, problem, fix
+
+    def __str__(self):
+        where = "%s:%s" % (self.path, self.line) if self.line else str(self.path)
+        text = "%s: %s: %s" % (where, self.key or "(file)", self.problem)
+        return text + (" (%s)" % self.fix if self.fix else "")
+
+
+class TopologyError(Exception):
+    """Raised with every problem found in a topology file; str() has one line per problem."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super(TopologyError, self).__init__("\n".join(str(p) for p in self.problems))
+
+
+# --------------------------------------------------------------------------- YAML with lines
+
+class Located(OrderedDict):
+    """A mapping that remembers the line of each key (1-based) and its own line."""
+    line = None
+    key_lines = None
+
+    def line_of(self, key):
+        return (self.key_lines or {}).get(key, self.line)
+
+
+class LocatedList(list):
+    line = None
+    item_lines = None
+
+    def line_of(self, index):
+        lines = self.item_lines or []
+        return lines[index] if index < len(lines) else self.line
+
+
+def _yaml_loader(path, problems):
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader, node):
+        loader.flatten_mapping(node)
+        mapping = Located()
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in mapping.key_lines:
+                problems.append(Problem(path, line, key, "duplicate key (first at line %d)"
+                                        % mapping.key_lines[key],
+                                        "keep one `%s:`; YAML keeps only the last" % key))
+            mapping.key_lines[key] = line
+            mapping[key] = loader.construct_object(value_node, deep=True)
+        return mapping
+
+    def construct_sequence(loader, node):
+        seq = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
+        seq.line = node.start_mark.line + 1
+        seq.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return seq
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
+    return Loader
+
+
+def read_yaml(text, path):
+    """Parse YAML text into Located mappings; raise TopologyError on syntax or duplicate keys."""
+    import yaml
+    problems = []
+    try:
+        data = yaml.load(text, Loader=_yaml_loader(path, problems))  # nosec: SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise TopologyError([Problem(path, line, None, "YAML syntax error: %s" % (exc.problem or exc),
+                                     "fix the indentation or quoting near this line")])
+    except yaml.YAMLError as exc:
+        raise TopologyError([Problem(path, None, None, "YAML error: %s" % exc, "fix the file")])
+    if problems:
+        raise TopologyError(problems)
+    return data
+
+
+# --------------------------------------------------------------------------- units
+
+_DELAY_UNITS = {"us": 1, "usec": 1, "usecs": 1, "ms": 1000, "msec": 1000, "msecs": 1000,
+                "s": 1000000, "sec": 1000000, "secs": 1000000}
+_RATE_UNITS = {"bit": 1, "kbit": 10 ** 3, "mbit": 10 ** 6, "gbit": 10 ** 9, "tbit": 10 ** 12,
+               "kibit": 2 ** 10, "mibit": 2 ** 20, "gibit": 2 ** 30, "tibit": 2 ** 40,
+               "bps": 8, "kbps": 8 * 10 ** 3, "mbps": 8 * 10 ** 6, "gbps": 8 * 10 ** 9,
+               "tbps": 8 * 10 ** 12, "kibps": 8 * 2 ** 10, "mibps": 8 * 2 ** 20,
+               "gibps": 8 * 2 ** 30, "tibps": 8 * 2 ** 40}
+_NUMBER_UNIT_RE = re.compile(r"^\s*(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?P<unit>[A-Za-z%]*)\s*$")
+
+
+class UnitError(ValueError):
+    pass
+
+
+def _split_number(value, what, example):
+    if isinstance(value, bool):
+        raise UnitError("%r is not a %s" % (value, what))
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise UnitError("%s must not be negative" % what)
+        if value == 0:
+            return 0.0, None
+        raise UnitError("%r has no unit (write e.g. %s)" % (value, example))
+    text = str(value).strip()
+    if text.startswith("-"):
+        raise UnitError("%s must not be negative: %r" % (what, value))
+    match = _NUMBER_UNIT_RE.match(text)
+    if not match:
+        raise UnitError("%r is not a %s (write e.g. %s)" % (value, what, example))
+    number = float(match.group("num"))
+    unit = match.group("unit").lower() or None
+    if unit is None and number != 0:
+        raise UnitError("%r has no unit (write e.g. %s)" % (value, example))
+    return number, unit
+
+
+def parse_delay(value):
+    """'10ms' -> 10000 (microseconds). Units: us, ms, s (tc's spellings)."""
+    number, unit = _split_number(value, "delay", "10ms, 500us or 1s")
+    if unit is None:
+        return 0
+    if unit not in _DELAY_UNITS:
+        raise UnitError("unknown delay unit %r in %r (use us, ms or s)" % (unit, value))
+    return int(round(number * _DELAY_UNITS[unit]))
+
+
+def parse_rate(value):
+    """'1gbit' -> 1000000000 (bit/s). bit/kbit/mbit/gbit/tbit; bps/kbps/... are bytes/s (tc)."""
+    number, unit = _split_number(value, "rate", "100mbit, 1gbit or 10mbps")
+    if unit is None:
+        raise UnitError("a rate of 0 would cut the link: leave `rate` out for no limit")
+    if unit not in _RATE_UNITS:
+        raise UnitError("unknown rate unit %r in %r (use bit, kbit, mbit, gbit, or bps, "
+                        "kbps, mbps, gbps for bytes per second)" % (unit, value))
+    bits = int(round(number * _RATE_UNITS[unit]))
+    if bits <= 0:
+        raise UnitError("rate %r is below 1 bit/s" % (value,))
+    return bits
+
+
+def parse_loss(value):
+    """'0.1%' -> 0.1 (percent). 0 may be written without a unit."""
+    number, unit = _split_number(value, "loss", "0.1%")
+    if unit is None:
+        return 0.0
+    if unit != "%":
+        raise UnitError("unknown loss unit %r in %r (write a percentage, e.g. 0.1%%)" % (unit, value))
+    if number > 100:
+        raise UnitError("loss %r is above 100%%" % (value,))
+    return number
+
+
+def format_delay(us):
+    if us % 1000000 == 0 and us:
+        return "%ds" % (us // 1000000)
+    if us % 1000 == 0:
+        return "%dms" % (us // 1000)
+    return "%dus" % us
+
+
+def format_rate(bps):
+    for unit, factor in (("gbit", 10 ** 9), ("mbit", 10 ** 6), ("kbit", 10 ** 3)):
+        if bps % factor == 0:
+            return "%d%s" % (bps // factor, unit)
+    return "%dbit" % bps
+
+
+# --------------------------------------------------------------------------- ranges
+
+def expand_range(name):
+    """'grp[2-4]' -> ['grp2', 'grp3', 'grp4']; 'grp[1,3-4]x' -> ['grp1x', 'grp3x', 'grp4x'].
+
+    Zero-padded bounds keep their width ('n[01-03]' -> n01, n02, n03)."""
+    text = str(name)
+    if "[" not in text and "]" not in text:
+        return [text]
+    match = RANGE_RE.match(text)
+    if not match:
+        raise UnitError("malformed range %r (write e.g. grp[2-4] or grp[1,3,5-7])" % text)
+    names = []
+    for part in match.group("spec").split(","):
+        part = part.strip()
+        bounds = part.split("-")
+        if not part or len(bounds) > 2 or not all(b.isdigit() for b in bounds):
+            raise UnitError("malformed range %r: %r is not N or N-M (write e.g. grp[2-4])"
+                            % (text, part))
+        low, high = int(bounds[0]), int(bounds[-1])
+        if low > high:
+            raise UnitError("malformed range %r: %d-%d goes downwards (write %d-%d)"
+                            % (text, low, high, high, low))
+        width = len(bounds[0]) if bounds[0].startswith("0") else 0
+        names.extend("%s%0*d%s" % (match.group("prefix"), width, i, match.group("suffix"))
+                     for i in range(low, high + 1))
+    return names
+
+
+# --------------------------------------------------------------------------- model
+
+class Host(object):
+    """A machine of the topology (before or after a provider gave it an address)."""
+
+    def __init__(self, name, site, roles, cluster=None, index=1, address=None, user=None,
+                 keyfile=None, port=None, extra=None):
+        self.name, self.site, self.roles, self.cluster, self.index = name, site, roles, cluster, index
+        self.address, self.user, self.keyfile, self.port = address, user, keyfile, port
+        self.extra = extra or {}
+
+    def as_dict(self):
+        return dict((k, getattr(self, k)) for k in ("name", "site", "roles", "cluster", "index",
+                                                      "address", "user", "keyfile", "port", "extra"))
+
+    def __repr__(self):
+        return "Host(%r, site=%r, roles=%r)" % (self.name, self.site, self.roles)
+
+
+class Link(object):
+    """What packets from one site to another must see: one-way delay on the sender's side."""
+    FIELDS = ("delay_us", "jitter_us", "rate_bps", "loss_pct", "network", "origin")
+
+    def __init__(self, delay_us=0, jitter_us=0, rate_bps=None, loss_pct=None, network=None,
+                 origin="default"):
+        self.delay_us, self.jitter_us, self.rate_bps = delay_us, jitter_us, rate_bps
+        self.loss_pct, self.network, self.origin = loss_pct, network, origin
+
+    @property
+    def shaped(self):
+        return bool(self.delay_us or self.jitter_us or self.rate_bps or self.loss_pct)
+
+    def as_dict(self):
+        return dict((f, getattr(self, f)) for f in self.FIELDS)
+
+    def __eq__(self, other):
+        return isinstance(other, Link) and self.as_dict() == other.as_dict()
+
+    def __repr__(self):
+        return "Link(%s)" % ", ".join("%s=%r" % (f, getattr(self, f)) for f in self.FIELDS)
+
+
+class Topology(object):
+    """A validated topology. Build it with load_topology() or parse_topology()."""
+
+    def __init__(self, path):
+        self.path = path
+        self.provider = {"type": "local"}
+        self.hosts = []
+        self.registry = {"type": "internal", "port": 5000}
+        self.kolla = {}
+        self.kolla_ansible = None
+        self.inventory = None
+        self.enable_monitoring = False
+        self.placement = {}
+        self.networks = []
+        self.warnings = []
+        self.grouped = False
+        self._links = {}
+        self.constraints_enabled = False
+        self.raw = {}
+
+    @property
+    def sites(self):
+        sites = OrderedDict()
+        for host in self.hosts:
+            sites.setdefault(host.site, []).append(host)
+        return sites
+
+    @property
+    def roles(self):
+        roles = OrderedDict()
+        for host in self.hosts:
+            for role in host.roles:
+                roles.setdefault(role, []).append(host)
+        return roles
+
+    @property
+    def clusters(self):
+        clusters = OrderedDict()
+        for host in self.hosts:
+            if host.cluster:
+                clusters.setdefault(host.cluster, []).append(host)
+        return clusters
+
+    def host(self, name):
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+    def links(self):
+        """{(src_site, dst_site): Link} for every ordered pair that is shaped."""
+        return OrderedDict(self._links)
+
+    def summary(self):
+        """Plain data for `enos check` and the driver."""
+        return {
+            "file": str(self.path),
+            "provider": self.provider.get("type"),
+            "sites": OrderedDict((s, [h.name for h in hs]) for s, hs in self.sites.items()),
+            "roles": OrderedDict((r, len(hs)) for r, hs in self.roles.items()),
+            "hosts": len(self.hosts),
+            "registry": self.registry.get("type"),
+            "placement": dict(self.placement),
+            "links": [dict(src=s, dst=d, **link.as_dict()) for (s, d), link in self._links.items()],
+        }
+
+
+def load_topology(path):
+    """Read and validate a topology file; raise TopologyError listing every problem."""
+    try:
+        with open(path) as handle:
+            text = handle.read()
+    except (IOError, OSError) as exc:
+        raise TopologyError([Problem(path, None, None, "cannot read the file: %s"
+                                     % getattr(exc, "strerror", exc),
+                                     "give the path of an existing topology file, "
+                                     "or write one with `enos new`")])
+    return parse_topology(read_yaml(text, path), path)
+
+
+def parse_topology(data, path="<topology>"):
+    """Validate already-loaded data (Located mappings keep line numbers; plain dicts work too)."""
+    return _Parser(data, path).parse()
+
+
+# --------------------------------------------------------------------------- parser
+
+def _line(container, key):
+    getter = getattr(container, "line_of", None)
+    return getter(key) if getter else None
+
+
+def _did_you_mean(word, choices):
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return "did you mean `%s`?" % close[0] if close else None
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Parser(object):
+
+    def __init__(self, data, path):
+        self.data, self.path = data, path
+        self.problems = []
+        self.topo = Topology(path)
+
+    # helpers ---------------------------------------------------------------
+    def error(self, container, key, dotted, problem, fix=None):
+        self.problems.append(Problem(self.path, _line(container, key), dotted, problem, fix))
+
+    def warn(self, container, key, dotted, message):
+        self.topo.warnings.append(str(Problem(self.path, _line(container, key), dotted,
+                                              "deprecated: " + message)))
+
+    def mapping(self, container, key, dotted, value=None):
+        value = container.get(key) if value is None else value
+        if not isinstance(value, dict):
+            self.error(container, key, dotted, "must be a mapping, got %s" % type(value).__name__,
+                       "indent the entries under `%s:`" % key)
+            return None
+        return value
+
+    # top level -------------------------------------------------------------
+    def parse(self):
+        data = self.data
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise TopologyError([Problem(self.path, getattr(data, "line", 1), None,
+                                         "the file must be a YAML mapping of keys such as "
+                                         "provider, resources, topology",
+                                         "see `enos new` for a starting file")])
+        self.topo.raw = data
+        for key in data:
+            if key in DEPRECATED_KEYS:
+                self.warn(data, key, key, DEPRECATED_KEYS[key])
+            elif key not in TOP_LEVEL_KEYS:
+                hint = _did_you_mean(key, TOP_LEVEL_KEYS)
+                self.error(data, key, key, "unknown key",
+                           hint or "known keys: %s" % ", ".join(TOP_LEVEL_KEYS[:11]))
+        self.parse_provider(data)
+        self.parse_machines(data)
+        self.parse_registry(data)
+        self.parse_kolla(data)
+        self.parse_placement(data)
+        if "network_constraints" in data:
+            self.parse_constraints(data)
+        if self.problems:
+            raise TopologyError(self.problems)
+        return self.topo
+
+    def parse_provider(self, data):
+        provider = data.get("provider", "local")
+        if isinstance(provider, str):
+            provider = {"type": provider}
+        elif not isinstance(provider, dict):
+            self.error(data, "provider", "provider", "must be a provider name or a mapping",
+                       "write `provider: local` or `provider: {type: g5k, ...}`")
+            return
+        ptype = provider.get("type")
+        if ptype not in PROVIDERS:
+            hint = _did_you_mean(ptype, PROVIDERS) if ptype else None
+            self.error(provider if "type" in provider else data, "type" if "type" in provider
+                       else "provider", "provider.type",
+                       "unknown provider %r" % (ptype,) if ptype else "missing",
+                       hint or "choose one of: %s" % ", ".join(PROVIDERS))
+        self.topo.provider = dict(provider)
+        for net in provider.get("networks") or []:
+            if isinstance(net, dict):
+                self.topo.networks.append(dict(net))
+
+    # machines --------------------------------------------------------------
+    def parse_machines(self, data):
+        provider = data.get("provider") if isinstance(data.get("provider"), dict) else {}
+        has_topology = "topology" in data
+        has_resources = "resources" in data
+        has_machines = isinstance(provider.get("resources"), dict)
+        if has_topology:
+            if has_resources:
+                self.warn(data, "resources", "resources",
+                          "`topology` is given, so `resources` is ignored (as in EnOS); "
+                          "remove one of them")
+            self.parse_grouped(data)
+        elif has_machines and not has_resources:
+            self.parse_provider_machines(provider)
+        elif has_resources:
+            if self.topo.provider.get("type") == "static" or self._looks_static(data["resources"]):
+                self.parse_static(data)
+            else:
+                self.parse_flat(data)
+        else:
+            self.error(data, None, "resources",
+                       "no machines described",
+                       "add `resources:` (role: count), `topology:` (site: cluster: role: count) "
+                       "or `provider.resources.machines`")
+        if not self.topo.hosts and not self.problems:
+            self.error(data, "topology" if has_topology else "resources",
+                       "topology" if has_topology else "resources",
+                       "zero machines in total", "ask for at least one machine")
+        self._check_unique_names()
+
+    def _looks_static(self, resources):
+        return isinstance(resources, dict) and any(
+            isinstance(v, list) or (isinstance(v, dict) and "address" in v)
+            for v in resources.values())
+
+    def _add_counted(self, site, cluster, roles_counts, container, dotted, counters):
+        """roles_counts: {role: count} under a cluster (or flat)."""
+        if not isinstance(roles_counts, dict):
+            self.error(container, cluster, dotted, "must map roles to machine counts",
+                       "write e.g. `%s: {control: 1, compute: 2}`" % (cluster or "resources"))
+            return
+        for role, count in roles_counts.items():
+            key = "%s.%s" % (dotted, role)
+            if not isinstance(role, str) or not NAME_RE.match(role):
+                self.error(roles_counts, role, key, "%r is not a valid role name" % (role,),
+                           "use letters, digits, - and _ (e.g. compute, nova-conductor)")
+                continue
+            if not _is_count(count):
+                self.error(roles_counts, role, key, "machine count %r is not an integer" % (count,),
+                           "write a whole number, e.g. `%s: 2`" % role)
+                continue
+            if count < 0:
+                self.error(roles_counts, role, key, "negative machine count %d" % count,
+                           "write 0 or more")
+                continue
+            for _ in range(count):
+                self._new_host(site, [role], cluster, counters)
+
+    def _new_host(self, site, roles, cluster, counters, name=None, **attrs):
+        prefix = "%s-%s" % (site, roles[0]) if self.topo.grouped else roles[0]
+        counters[prefix] = counters.get(prefix, 0) + 1
+        host = Host(name or "%s-%d" % (prefix, counters[prefix]), site, list(roles), cluster,
+                    counters[prefix], **attrs)
+        self.topo.hosts.append(host)
+        return host
+
+    def parse_flat(self, data):
+        """resources: {role: count} or {cluster: {role: count}}; each role is a site."""
+        resources = self.mapping(data, "resources", "resources")
+        if resources is None:
+            return
+        counters = {}
+        for key, value in resources.items():
+            if isinstance(value, dict):
+                for role, count in value.items():
+                    self._add_counted(role, key, {role: count}, value, "resources.%s" % key, counters)
+            else:
+                self._add_counted(key, None, {key: value}, resources, "resources", counters)
+
+    def parse_grouped(self, data):
+        topology = self.mapping(data, "topology", "topology")
+        if topology is None:
+            return
+        self.topo.grouped = True
+        counters = {}
+        seen = {}
+        for group_key, clusters in topology.items():
+            dotted = "topology.%s" % group_key
+            try:
+                sites = expand_range(group_key)
+            except UnitError as exc:
+                self.error(topology, group_key, dotted, str(exc))
+                continue
+            if not isinstance(clusters, dict):
+                self.error(topology, group_key, dotted, "must map clusters to {role: count}",
+                           "write e.g. `%s: {paravance: {compute: 1}}`" % group_key)
+                continue
+            for site in sites:
+                if not NAME_RE.match(site):
+                    self.error(topology, group_key, dotted, "%r is not a valid site name" % site,
+                               "start with a letter; use letters, digits, - and _")
+                    continue
+                if site in seen:
+                    self.error(topology, group_key, dotted, "site %r is described twice (also by "
+                               "`%s`)" % (site, seen[site]), "describe each site once")
+                    continue
+                seen[site] = group_key
+                for cluster, roles_counts in clusters.items():
+                    if _is_count(roles_counts):
+                        self.error(clusters, cluster, "%s.%s" % (dotted, cluster),
+                                   "a site maps clusters to roles, not roles to counts",
+                                   "write `%s: {<cluster>: {%s: %s}}`" % (group_key, cluster,
+                                                                         roles_counts))
+                        continue
+                    self._add_counted(site, cluster, roles_counts, clusters,
+                                      "%s.%s" % (dotted, cluster), counters)
+
+    def parse_static(self, data):
+        """resources: {role: [{address, alias, user, keyfile}] or {address...}}."""
+        resources = self.mapping(data, "resources", "resources")
+        if resources is None:
+            return
+        by_identity = OrderedDict()
+        counters = {}
+        for role, entries in resources.items():
+            dotted = "resources.%s" % role
+            if isinstance(entries, dict):
+                entries = [entries]
+            if not isinstance(entries, list) or not entries:
+                self.error(resources, role, dotted, "static hosts must be a list of "
+                           "{address, alias, user, keyfile}",
+                           "write `%s: [{address: 10.0.0.5, user: root}]`" % role)
+                continue
+            for index, entry in enumerate(entries):
+                item = "%s[%d]" % (dotted, index)
+                if not isinstance(entry, dict) or not entry.get("address"):
+                    self.error(entries if isinstance(entries, LocatedList) else resources,
+                               index if isinstance(entries, LocatedList) else role, item,
+                               "a static host needs an `address`",
+                               "write `{address: 10.0.0.5, user: root, keyfile: ~/.ssh/id_rsa}`")
+                    continue
+                for key in entry:
+                    if key not in STATIC_HOST_KEYS:
+                        self.error(entry, key, "%s.%s" % (item, key), "unknown key",
+                                   _did_you_mean(key, STATIC_HOST_KEYS)
+                                   or "known keys: %s" % ", ".join(STATIC_HOST_KEYS))
+                identity = entry.get("alias") or entry["address"]
+                if identity in by_identity:
+                    if role not in by_identity[identity].roles:
+                        by_identity[identity].roles.append(role)
+                    continue
+                name = str(entry.get("alias") or "%s-%d" % (role, counters.get(role, 0) + 1))
+                host = self._new_host(role, [role], None, counters, name=name,
+                                      address=str(entry["address"]), user=entry.get("user"),
+                                      keyfile=entry.get("keyfile"), port=entry.get("port"),
+                                      extra=entry.get("extra"))
+                by_identity[identity] = host
+
+    def parse_provider_machines(self, provider):
+        """provider.resources: {machines: [{role(s), number|nodes, cluster, flavo(u)r}], networks}."""
+        resources = provider["resources"]
+        machines = resources.get("machines")
+        if not isinstance(machines, list) or not machines:
+            self.error(resources, "machines", "provider.resources.machines",
+                       "must be a non-empty list", "write `machines: [{roles: [control], number: 1}]`")
+            return
+        counters = {}
+        for index, machine in enumerate(machines):
+            dotted = "provider.resources.machines[%d]" % index
+            if not isinstance(machine, dict):
+                self.error(machines, index, dotted, "must be a mapping", "write `{roles: [...], number: 1}`")
+                continue
+            roles = machine.get("roles", machine.get("role"))
+            roles = [roles] if isinstance(roles, str) else roles
+            if not roles or not isinstance(roles, list):
+                self.error(machine, None, dotted + ".roles", "missing", "write `roles: [compute]`")
+                continue
+            count_key = "number" if "number" in machine else "nodes"
+            count = machine.get(count_key, 1)
+            if not _is_count(count) or count < 0:
+                self.error(machine, count_key, "%s.%s" % (dotted, count_key),
+                           "machine count %r is not a non-negative integer" % (count,),
+                           "write a whole number, e.g. `%s: 2`" % count_key)
+                continue
+            cluster = machine.get("cluster") or machine.get("flavour") or machine.get("flavor")
+            for _ in range(count):
+                self._new_host(str(roles[0]), [str(r) for r in roles], cluster, counters)
+        for net in resources.get("networks") or []:
+            self.topo.networks.append(dict(net) if isinstance(net, dict) else {"roles": [net]})
+
+    def _check_unique_names(self):
+        names = {}
+        for host in self.topo.hosts:
+            if host.name in names:
+                self.problems.append(Problem(self.path, None, "resources",
+                                             "two machines are both named %r" % host.name,
+                                             "give each static host its own alias"))
+            names[host.name] = host
+
+    # registry, kolla, placement ------------------------------------------------
+    def parse_registry(self, data):
+        registry = data.get("registry", {"type": "internal"})
+        if registry is None:
+            registry = {"type": "none"}
+        if not isinstance(registry, dict):
+            self.error(data, "registry", "registry", "must be a mapping",
+                       "write `registry: {type: internal}`")
+            return
+        rtype = registry.get("type", "internal")
+        if rtype not in REGISTRY_TYPES:
+            self.error(registry, "type", "registry.type", "unknown registry type %r" % (rtype,),
+                       _did_you_mean(rtype, REGISTRY_TYPES) or "use internal, external or none")
+        if rtype == "external" and not registry.get("ip"):
+            self.error(registry, "type", "registry.ip", "an external registry needs its `ip`",
+                       "write `registry: {type: external, ip: 10.0.0.2, port: 5000}`")
+        port = registry.get("port", 5000)
+        if not _is_count(port) or not 0 < port < 65536:
+            self.error(registry, "port", "registry.port", "%r is not a TCP port" % (port,),
+                       "write a number between 1 and 65535")
+        if registry.get("ceph"):
+            self.warn(registry, "ceph", "registry.ceph", "a Ceph-backed registry is not "
+                      "supported; the registry stores images on its node's disk")
+        self.topo.registry = dict(registry, type=rtype, port=port)
+
+    def parse_kolla(self, data):
+        kolla = data.get("kolla") or {}
+        if not isinstance(kolla, dict):
+            self.error(data, "kolla", "kolla", "must be a mapping of globals.yml overrides",
+                       "write e.g. `kolla: {enable_heat: 'no'}`")
+            kolla = {}
+        for key in kolla:
+            if key in DEPRECATED_KOLLA_KEYS:
+                self.warn(kolla, key, "kolla.%s" % key, DEPRECATED_KOLLA_KEYS[key])
+        self.topo.kolla = dict(kolla)
+        version = data.get("kolla-ansible")
+        if isinstance(version, dict):
+            version = dict(version)
+        elif version is not None:
+            version = str(version)
+        self.topo.kolla_ansible = version
+        self.topo.inventory = data.get("inventory")
+        monitoring = data.get("enable_monitoring", False)
+        if not isinstance(monitoring, bool):
+            self.error(data, "enable_monitoring", "enable_monitoring", "must be true or false",
+                       "write `enable_monitoring: true`")
+        self.topo.enable_monitoring = bool(monitoring)
+
+    def parse_placement(self, data):
+        placement = data.get("placement") or {}
+        if not isinstance(placement, dict):
+            self.error(data, "placement", "placement", "must map services to a host or role",
+                       "write e.g. `placement: {registry: grp1-control-1}`")
+            placement = {}
+        names = dict((h.name, h) for h in self.topo.hosts)
+        roles = self.topo.roles
+        for service in SERVICES:
+            wanted = placement.get(service)
+            if wanted is None:
+                host = self._default_placement(roles)
+            elif wanted in names:
+                host = names[wanted]
+            elif wanted in roles:
+                host = roles[wanted][0]
+            elif wanted in self.topo.sites:
+                host = self.topo.sites[wanted][0]
+            else:
+                self.error(placement, service, "placement.%s" % service,
+                           "%r is neither a host, a role nor a site of this topology" % (wanted,),
+                           _did_you_mean(wanted, list(names) + list(roles)) or
+                           "name one of: %s" % ", ".join(list(names)[:5]))
+                continue
+            if host is not None:
+                self.topo.placement[service] = host.name
+        for service in placement:
+            if service not in SERVICES:
+                self.error(placement, service, "placement.%s" % service, "unknown service",
+                           _did_you_mean(service, SERVICES) or "use one of: %s" % ", ".join(SERVICES))
+
+    @staticmethod
+    def _default_placement(roles):
+        for role in ("control", "network", "compute"):
+            if roles.get(role):
+                return roles[role][0]
+        for hosts in roles.values():
+            return hosts[0]
+        return None
+
+    # network constraints ------------------------------------------------------
+    def _units(self, container, key, dotted, parser, default=None):
+        if key not in container:
+            return default
+        try:
+            return parser(container[key])
+        except UnitError as exc:
+            self.error(container, key, dotted, str(exc))
+            return default
+
+    def _groups(self, container, key, dotted, known):
+        """A group name, a range or a list of them -> [group] (errors for unknown groups)."""
+        value = container.get(key)
+        items = value if isinstance(value, list) else [value]
+        groups = []
+        for item in items:
+            if not isinstance(item, str) or not item:
+                self.error(container, key, dotted, "must name groups (e.g. grp1 or grp[2-4])",
+                           "write a group name, a range, or a list of them")
+                continue
+            try:
+                expanded = expand_range(item)
+            except UnitError as exc:
+                self.error(container, key, dotted, str(exc))
+                continue
+            for group in expanded:
+                if group not in known:
+                    self.error(container, key, dotted, "group %r does not exist" % group,
+                               _did_you_mean(group, known) or
+                               "groups of this topology: %s" % ", ".join(known))
+                else:
+                    groups.append(group)
+        return groups
+
+    def parse_constraints(self, data):
+        nc = self.mapping(data, "network_constraints", "network_constraints")
+        if nc is None:
+            return
+        for key in nc:
+            if key not in NETWORK_CONSTRAINT_KEYS:
+                self.error(nc, key, "network_constraints.%s" % key, "unknown key",
+                           _did_you_mean(key, NETWORK_CONSTRAINT_KEYS)
+                           or "known keys: %s" % ", ".join(NETWORK_CONSTRAINT_KEYS))
+        known = list(self.topo.sites)
+        prefix = "network_constraints."
+        default = Link(
+            delay_us=self._units(nc, "default_delay", prefix + "default_delay", parse_delay, 0),
+            jitter_us=self._units(nc, "default_jitter", prefix + "default_jitter", parse_delay, 0),
+            rate_bps=self._units(nc, "default_rate", prefix + "default_rate", parse_rate),
+            loss_pct=self._units(nc, "default_loss", prefix + "default_loss", parse_loss),
+            network=nc.get("default_network"), origin="default")
+        groups = self._groups(nc, "groups", prefix + "groups", known) if "groups" in nc else known
+        excluded = set(self._groups(nc, "except", prefix + "except", known)) if "except" in nc else set()
+        enabled = nc.get("enable", True)
+        if not isinstance(enabled, bool):
+            self.error(nc, "enable", prefix + "enable", "must be true or false", "write `enable: true`")
+        links = OrderedDict()
+        members = [g for g in groups if g not in excluded]
+        for src in members:
+            for dst in members:
+                if src != dst:
+                    links[(src, dst)] = Link(**default.as_dict())
+        constraints = nc.get("constraints") or []
+        if not isinstance(constraints, list):
+            self.error(nc, "constraints", prefix + "constraints", "must be a list",
+                       "write `constraints: [{src: grp1, dst: grp2, delay: 10ms}]`")
+            constraints = []
+        for index, constraint in enumerate(constraints):
+            self._apply_constraint(constraints, index, constraint, default, known, links)
+        self.topo.constraints_enabled = bool(enabled)
+        if enabled:
+            self.topo._links = OrderedDict((pair, link) for pair, link in links.items() if link.shaped)
+
+    def _apply_constraint(self, constraints, index, constraint, default, known, links):
+        dotted = "network_constraints.constraints[%d]" % index
+        if not isinstance(constraint, dict):
+            self.error(constraints, index, dotted, "must be a mapping",
+                       "write `{src: grp1, dst: grp2, delay: 10ms}`")
+            return
+        for key in constraint:
+            if key not in CONSTRAINT_KEYS:
+                self.error(constraint, key, "%s.%s" % (dotted, key), "unknown key",
+                           _did_you_mean(key, CONSTRAINT_KEYS)
+                           or "known keys: %s" % ", ".join(CONSTRAINT_KEYS))
+        for key in ("src", "dst"):
+            if key not in constraint:
+                self.error(constraint, None, "%s.%s" % (dotted, key), "missing",
+                           "name the %s group, e.g. `%s: grp1`" % (
+                               "source" if key == "src" else "destination", key))
+        if "src" not in constraint or "dst" not in constraint:
+            return
+        sources = self._groups(constraint, "src", dotted + ".src", known)
+        destinations = self._groups(constraint, "dst", dotted + ".dst", known)
+        link = Link(
+            delay_us=self._units(constraint, "delay", dotted + ".delay", parse_delay, default.delay_us),
+            jitter_us=self._units(constraint, "jitter", dotted + ".jitter", parse_delay,
+                                  default.jitter_us),
+            rate_bps=self._units(constraint, "rate", dotted + ".rate", parse_rate, default.rate_bps),
+            loss_pct=self._units(constraint, "loss", dotted + ".loss", parse_loss, default.loss_pct),
+            network=constraint.get("network", default.network), origin="constraints[%d]" % index)
+        symmetric = constraint.get("symmetric", constraint.get("symetric", False))
+        if "symetric" in constraint:
+            self.warn(constraint, "symetric", dotted + ".symetric", "spelled `symmetric` now")
+        if not isinstance(symmetric, bool):
+            self.error(constraint, "symmetric", dotted + ".symmetric", "must be true or false",
+                       "write `symmetric: true`")
+        for src in sources:
+            for dst in destinations:
+                if src == dst:
+                    continue
+                links[(src, dst)] = Link(**link.as_dict())
+                if symmetric:
+                    links[(dst, src)] = Link(**link.as_dict())
