@@ -167,7 +167,7 @@ def build_inventory(topo, state, env_dir):
         "enos_kolla_ansible_version": topo.kolla_ansible,
         "enos_enable_monitoring": topo.enable_monitoring,
         "enos_placement": topo.placement,
-        "enos_links": [dict(src=s, dst=d, **link.as_dict()) for (s, d), link in topo.links().items()],
+        "enos_network_constraints": topo.constraints,
     }
     return {"hosts": hosts, "groups": groups, "vars": all_vars}
 

@@ -19,6 +19,7 @@ from collections import OrderedDict
 __all__ = [
     "TopologyError", "Problem", "Host", "Link", "Topology", "load_topology", "parse_topology",
     "parse_delay", "parse_rate", "parse_loss", "expand_range", "format_rate", "format_delay",
+    "expand_links",
 ]
 
 PROVIDERS = ("local", "static", "vagrant", "g5k", "vmong5k", "chameleon", "chameleonkvm",
@@ -325,8 +326,8 @@ class Topology(object):
         self.networks = []
         self.warnings = []
         self.grouped = False
-        self._links = {}
-        self.constraints_enabled = False
+        self.constraints = {"enabled": False, "default": Link().as_dict(), "members": [],
+                            "constraints": []}
         self.raw = {}
 
     @property
@@ -358,9 +359,9 @@ class Topology(object):
                 return host
         raise KeyError(name)
 
-    def links(self):
-        """{(src_site, dst_site): Link} for every ordered pair that is shaped."""
-        return OrderedDict(self._links)
+    def links(self, sources=None):
+        """{(src_site, dst_site): Link} for every ordered pair that is shaped (see expand_links)."""
+        return expand_links(self.constraints, sources)
 
     def summary(self):
         """Plain data for `enos check` and the driver."""
@@ -372,7 +373,7 @@ class Topology(object):
             "hosts": len(self.hosts),
             "registry": self.registry.get("type"),
             "placement": dict(self.placement),
-            "links": [dict(src=s, dst=d, **link.as_dict()) for (s, d), link in self._links.items()],
+            "links": [dict(src=s, dst=d, **link.as_dict()) for (s, d), link in self.links().items()],
         }
 
 
@@ -798,7 +799,8 @@ class _Parser(object):
                 if group not in known:
                     self.error(container, key, dotted, "group %r does not exist" % group,
                                _did_you_mean(group, known) or
-                               "groups of this topology: %s" % ", ".join(known))
+                               ("groups of this topology: %s" % ", ".join(known) if known
+                                else "describe the sites first: this topology has none"))
                 else:
                     groups.append(group)
         return groups
@@ -825,29 +827,26 @@ class _Parser(object):
         enabled = nc.get("enable", True)
         if not isinstance(enabled, bool):
             self.error(nc, "enable", prefix + "enable", "must be true or false", "write `enable: true`")
-        links = OrderedDict()
-        members = [g for g in groups if g not in excluded]
-        for src in members:
-            for dst in members:
-                if src != dst:
-                    links[(src, dst)] = Link(**default.as_dict())
         constraints = nc.get("constraints") or []
         if not isinstance(constraints, list):
             self.error(nc, "constraints", prefix + "constraints", "must be a list",
                        "write `constraints: [{src: grp1, dst: grp2, delay: 10ms}]`")
             constraints = []
-        for index, constraint in enumerate(constraints):
-            self._apply_constraint(constraints, index, constraint, default, known, links)
-        self.topo.constraints_enabled = bool(enabled)
-        if enabled:
-            self.topo._links = OrderedDict((pair, link) for pair, link in links.items() if link.shaped)
+        compiled = [self._constraint(constraints, index, constraint, default, known)
+                    for index, constraint in enumerate(constraints)]
+        self.topo.constraints = {
+            "enabled": bool(enabled),
+            "default": default.as_dict(),
+            "members": [g for g in groups if g not in excluded],
+            "constraints": [c for c in compiled if c],
+        }
 
-    def _apply_constraint(self, constraints, index, constraint, default, known, links):
+    def _constraint(self, constraints, index, constraint, default, known):
         dotted = "network_constraints.constraints[%d]" % index
         if not isinstance(constraint, dict):
             self.error(constraints, index, dotted, "must be a mapping",
                        "write `{src: grp1, dst: grp2, delay: 10ms}`")
-            return
+            return None
         for key in constraint:
             if key not in CONSTRAINT_KEYS:
                 self.error(constraint, key, "%s.%s" % (dotted, key), "unknown key",
@@ -859,7 +858,7 @@ class _Parser(object):
                            "name the %s group, e.g. `%s: grp1`" % (
                                "source" if key == "src" else "destination", key))
         if "src" not in constraint or "dst" not in constraint:
-            return
+            return None
         sources = self._groups(constraint, "src", dotted + ".src", known)
         destinations = self._groups(constraint, "dst", dotted + ".dst", known)
         link = Link(
@@ -875,10 +874,35 @@ class _Parser(object):
         if not isinstance(symmetric, bool):
             self.error(constraint, "symmetric", dotted + ".symmetric", "must be true or false",
                        "write `symmetric: true`")
-        for src in sources:
-            for dst in destinations:
-                if src == dst:
-                    continue
-                links[(src, dst)] = Link(**link.as_dict())
-                if symmetric:
-                    links[(dst, src)] = Link(**link.as_dict())
+        return {"src": sources, "dst": destinations, "symmetric": bool(symmetric),
+                "link": link.as_dict()}
+
+
+def expand_links(constraints, sources=None):
+    """EnOS's semantics, in one place: {(src, dst): Link} for every shaped ordered pair.
+
+    `constraints` is the compact form kept in Topology.constraints (and in the inventory as
+    `enos_network_constraints`): defaults apply to every ordered pair of distinct member groups
+    (`groups` minus `except`), listed constraints override them in order, `symmetric` applies a
+    constraint both ways. `sources` limits the result to pairs leaving those groups, so that a
+    node computes its own links in O(groups) rather than all O(groups^2) of them."""
+    links = OrderedDict()
+    if not constraints or not constraints.get("enabled"):
+        return links
+    wanted = set(sources) if sources is not None else None
+    members = constraints.get("members", [])
+    default = constraints.get("default") or {}
+    for src in members:
+        if wanted is not None and src not in wanted:
+            continue
+        for dst in members:
+            if src != dst:
+                links[(src, dst)] = Link(**default)
+    for constraint in constraints.get("constraints", []):
+        pairs = [(s, d) for s in constraint["src"] for d in constraint["dst"]]
+        if constraint.get("symmetric"):
+            pairs += [(d, s) for s, d in pairs]
+        for src, dst in pairs:
+            if src != dst and (wanted is None or src in wanted):
+                links[(src, dst)] = Link(**constraint["link"])
+    return OrderedDict((pair, link) for pair, link in links.items() if link.shaped)
