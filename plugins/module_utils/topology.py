@@ -106,17 +106,21 @@ def _yaml_loader(path, problems):
         pass
 
     def construct_mapping(loader, node):
+        own = set(id(key_node) for key_node, _ in node.value)  # before `<<:` merges
         loader.flatten_mapping(node)
         mapping = Located()
         mapping.line = node.start_mark.line + 1
         mapping.key_lines = {}
+        own_lines = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
-            if key in mapping.key_lines:
-                problems.append(Problem(path, line, key, "duplicate key (first at line %d)"
-                                        % mapping.key_lines[key],
-                                        "keep one `%s:`; YAML keeps only the last" % key))
+            if id(key_node) in own:
+                if key in own_lines:
+                    problems.append(Problem(path, line, key, "duplicate key (first at line %d)"
+                                            % own_lines[key],
+                                            "keep one `%s:`; YAML keeps only the last" % key))
+                own_lines[key] = line
             mapping.key_lines[key] = line
             mapping[key] = loader.construct_object(value_node, deep=True)
         return mapping
@@ -171,13 +175,13 @@ def _split_number(value, what, example):
         raise UnitError("%r is not a %s" % (value, what))
     if isinstance(value, (int, float)):
         if value < 0:
-            raise UnitError("%s must not be negative" % what)
+            raise UnitError("%s must not be negative (write e.g. %s)" % (what, example))
         if value == 0:
             return 0.0, None
         raise UnitError("%r has no unit (write e.g. %s)" % (value, example))
     text = str(value).strip()
     if text.startswith("-"):
-        raise UnitError("%s must not be negative: %r" % (what, value))
+        raise UnitError("%s must not be negative: %r (write e.g. %s)" % (what, value, example))
     match = _NUMBER_UNIT_RE.match(text)
     if not match:
         raise UnitError("%r is not a %s (write e.g. %s)" % (value, what, example))
@@ -202,7 +206,7 @@ def parse_rate(value):
     """'1gbit' -> 1000000000 (bit/s). bit/kbit/mbit/gbit/tbit; bps/kbps/... are bytes/s (tc)."""
     number, unit = _split_number(value, "rate", "100mbit, 1gbit or 10mbps")
     if unit is None:
-        raise UnitError("a rate of 0 would cut the link: leave `rate` out for no limit")
+        raise UnitError("a rate of 0 would cut the link (leave `rate` out for no limit)")
     if unit not in _RATE_UNITS:
         raise UnitError("unknown rate unit %r in %r (use bit, kbit, mbit, gbit, or bps, "
                         "kbps, mbps, gbps for bytes per second)" % (unit, value))
@@ -474,8 +478,9 @@ class _Parser(object):
         ptype = provider.get("type")
         if ptype not in PROVIDERS:
             hint = _did_you_mean(ptype, PROVIDERS) if ptype else None
-            self.error(provider if "type" in provider else data, "type" if "type" in provider
-                       else "provider", "provider.type",
+            located = isinstance(provider, Located) and "type" in provider
+            self.error(provider if located else data, "type" if located else "provider",
+                       "provider.type",
                        "unknown provider %r" % (ptype,) if ptype else "missing",
                        hint or "choose one of: %s" % ", ".join(PROVIDERS))
         self.topo.provider = dict(provider)
@@ -518,8 +523,9 @@ class _Parser(object):
             isinstance(v, list) or (isinstance(v, dict) and "address" in v)
             for v in resources.values())
 
-    def _add_counted(self, site, cluster, roles_counts, container, dotted, counters):
-        """roles_counts: {role: count} under a cluster (or flat)."""
+    def _add_counted(self, site, cluster, roles_counts, container, dotted, counters, lines=None):
+        """roles_counts: {role: count} under a cluster (or flat); lines: where the roles are."""
+        lines = roles_counts if lines is None else lines
         if not isinstance(roles_counts, dict):
             self.error(container, cluster, dotted, "must map roles to machine counts",
                        "write e.g. `%s: {control: 1, compute: 2}`" % (cluster or "resources"))
@@ -527,15 +533,15 @@ class _Parser(object):
         for role, count in roles_counts.items():
             key = "%s.%s" % (dotted, role)
             if not isinstance(role, str) or not NAME_RE.match(role):
-                self.error(roles_counts, role, key, "%r is not a valid role name" % (role,),
+                self.error(lines, role, key, "%r is not a valid role name" % (role,),
                            "use letters, digits, - and _ (e.g. compute, nova-conductor)")
                 continue
             if not _is_count(count):
-                self.error(roles_counts, role, key, "machine count %r is not an integer" % (count,),
+                self.error(lines, role, key, "machine count %r is not an integer" % (count,),
                            "write a whole number, e.g. `%s: 2`" % role)
                 continue
             if count < 0:
-                self.error(roles_counts, role, key, "negative machine count %d" % count,
+                self.error(lines, role, key, "negative machine count %d" % count,
                            "write 0 or more")
                 continue
             for _ in range(count):
@@ -558,9 +564,11 @@ class _Parser(object):
         for key, value in resources.items():
             if isinstance(value, dict):
                 for role, count in value.items():
-                    self._add_counted(role, key, {role: count}, value, "resources.%s" % key, counters)
+                    self._add_counted(role, key, {role: count}, value, "resources.%s" % key,
+                                      counters, lines=value)
             else:
-                self._add_counted(key, None, {key: value}, resources, "resources", counters)
+                self._add_counted(key, None, {key: value}, resources, "resources", counters,
+                                  lines=resources)
 
     def parse_grouped(self, data):
         topology = self.mapping(data, "topology", "topology")
@@ -742,6 +750,10 @@ class _Parser(object):
             wanted = placement.get(service)
             if wanted is None:
                 host = self._default_placement(roles)
+            elif not isinstance(wanted, str):
+                self.error(placement, service, "placement.%s" % service,
+                           "must name one host, role or site", "write e.g. `%s: control-1`" % service)
+                continue
             elif wanted in names:
                 host = names[wanted]
             elif wanted in roles:
