@@ -329,9 +329,12 @@ def cmd_info(args):
 
 
 def _run_verb(args, verb, playbook, extravars=None, create=False):
+    if args.file:  # refuse a bad file before an environment directory is made for it
+        validated(os.path.abspath(args.file))
     env_dir = resolve_env(args.env, create=create)
     source = topology_file(args, env_dir)
-    validated(source)
+    if not args.file:
+        validated(source)
     inventory = prepare_env(env_dir, source)
     print("enos %s: environment %s, topology %s" % (verb, env_dir, source))
     return run_playbook(verb, playbook, env_dir, inventory, extravars, verbose=args.verbose)

@@ -33,7 +33,7 @@ options:
   reservation:
     description:
       - Path of the topology file, relative to this inventory file. Defaults to this file.
-    type: path
+    type: str
   env:
     description:
       - The environment directory (holds C(resources.json)). Relative paths are taken from
@@ -68,7 +68,7 @@ import os
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
-from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable, get_cache_plugin
 
 from ansible_collections.edge.enos.plugins.module_utils.topology import (
     INVENTORY_KEYS, SERVICES, TopologyError, load_topology, parse_topology, read_yaml)
@@ -202,7 +202,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._setup_cache()
             reservation = self.get_option("reservation")
             if reservation:
-                topology_path = os.path.join(os.path.dirname(path), reservation)
+                topology_path = os.path.join(os.path.dirname(os.path.abspath(path)),
+                                             os.path.expanduser(reservation))
                 topo = load_topology(topology_path)
             else:
                 topology_path = path
@@ -227,11 +228,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _setup_cache(self):
         if self.get_option("cache"):
-            from ansible.plugins.loader import cache_loader
             options = dict((name, self.get_option(opt)) for name, opt in
                            (("_uri", "cache_connection"), ("_timeout", "cache_timeout"),
                             ("_prefix", "cache_prefix")) if self.get_option(opt) is not None)
-            self._cache = cache_loader.get(self.get_option("cache_plugin"), **options)
+            self._cache = get_cache_plugin(self.get_option("cache_plugin"), **options)
 
     def _cached(self, path, cache, signature):
         """Cached data if the user enabled the cache, did not --flush-cache, and neither the

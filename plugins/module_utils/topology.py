@@ -136,6 +136,15 @@ def _yaml_loader(path, problems):
     return Loader
 
 
+def plain(value):
+    """Located mappings and lists -> plain dicts and lists (for JSON, Ansible variables)."""
+    if isinstance(value, dict):
+        return dict((k, plain(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def read_yaml(text, path):
     """Parse YAML text into Located mappings; raise TopologyError on syntax or duplicate keys."""
     import yaml
@@ -465,7 +474,13 @@ class _Parser(object):
             self.parse_constraints(data)
         if self.problems:
             raise TopologyError(self.problems)
-        return self.topo
+        topo = self.topo
+        topo.provider, topo.registry, topo.kolla = plain(topo.provider), plain(topo.registry), plain(topo.kolla)
+        topo.networks, topo.kolla_ansible = plain(topo.networks), plain(topo.kolla_ansible)
+        topo.inventory = plain(topo.inventory)
+        for host in topo.hosts:
+            host.extra = plain(host.extra)
+        return topo
 
     def parse_provider(self, data):
         provider = data.get("provider", "local")
