@@ -18,6 +18,12 @@ bundle = os.environ.get("PIP_CERT") or next((p for p in CA_BUNDLES if os.path.ex
 if bundle:
     with open(os.path.join(sys.prefix, "pip.conf"), "w") as handle:
         handle.write("[global]\ncert = %s\n" % bundle)
+config_file = os.environ.get("PIP_CONFIG_FILE")
 ensurepip.bootstrap(upgrade=True)
+# ensurepip points PIP_CONFIG_FILE at /dev/null in this process: give pip its configuration back
+if config_file is None:
+    os.environ.pop("PIP_CONFIG_FILE", None)
+else:
+    os.environ["PIP_CONFIG_FILE"] = config_file
 sys.argv = ["pip", "install"] + [a for a in sys.argv[1:] if a not in GET_PIP_ONLY]
 runpy.run_module("pip", run_name="__main__", alter_sys=True)
