@@ -119,8 +119,8 @@ class Progress(object):
             self.failures.append(line)
             self.emit(line)
         elif kind == "runner_on_ok" and self.verbose:
-            self.emit("    ok: %s%s" % (data.get("host"), " (changed)"
-                                         if (data.get("res") or {}).get("changed") else ""))
+            changed = (data.get("res") or {}).get("changed")
+            self.emit("    ok: %s%s" % (data.get("host"), " (changed)" if changed else ""))
         elif kind == "verbose" and "WARNING" in event.get("stdout", ""):
             self.emit(event["stdout"].strip())
         return True

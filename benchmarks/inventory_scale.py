@@ -83,7 +83,7 @@ def time_list(inventory, env_dir, runs):
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i",
                inventory, "--list", "--output", os.devnull]
     times = []
-    for _ in range(runs):
+    for _run in range(runs):
         start = time.perf_counter()
         subprocess.run(command, env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)

@@ -106,7 +106,7 @@ def _yaml_loader(path, problems):
         pass
 
     def construct_mapping(loader, node):
-        own = set(id(key_node) for key_node, _ in node.value)  # before `<<:` merges
+        own = set(id(pair[0]) for pair in node.value)  # before `<<:` merges
         loader.flatten_mapping(node)
         mapping = Located()
         mapping.line = node.start_mark.line + 1
@@ -293,8 +293,9 @@ class Host(object):
         self.extra = extra or {}
 
     def as_dict(self):
-        return dict((k, getattr(self, k)) for k in ("name", "site", "roles", "cluster", "index",
-                                                      "address", "user", "keyfile", "port", "extra"))
+        fields = ("name", "site", "roles", "cluster", "index", "address", "user", "keyfile",
+                  "port", "extra")
+        return dict((k, getattr(self, k)) for k in fields)
 
     def __repr__(self):
         return "Host(%r, site=%r, roles=%r)" % (self.name, self.site, self.roles)
@@ -559,7 +560,7 @@ class _Parser(object):
                 self.error(lines, role, key, "negative machine count %d" % count,
                            "write 0 or more")
                 continue
-            for _ in range(count):
+            for _number in range(count):
                 self._new_host(site, [role], cluster, counters)
 
     def _new_host(self, site, roles, cluster, counters, name=None, **attrs):
@@ -617,8 +618,8 @@ class _Parser(object):
                     if _is_count(roles_counts):
                         self.error(clusters, cluster, "%s.%s" % (dotted, cluster),
                                    "a site maps clusters to roles, not roles to counts",
-                                   "write `%s: {<cluster>: {%s: %s}}`" % (group_key, cluster,
-                                                                         roles_counts))
+                                   "write `%s: {<cluster>: {%s: %s}}`"
+                                   % (group_key, cluster, roles_counts))
                         continue
                     self._add_counted(site, cluster, roles_counts, clusters,
                                       "%s.%s" % (dotted, cluster), counters)
@@ -691,7 +692,7 @@ class _Parser(object):
                            "write a whole number, e.g. `%s: 2`" % count_key)
                 continue
             cluster = machine.get("cluster") or machine.get("flavour") or machine.get("flavor")
-            for _ in range(count):
+            for _number in range(count):
                 self._new_host(str(roles[0]), [str(r) for r in roles], cluster, counters)
         for net in resources.get("networks") or []:
             self.topo.networks.append(dict(net) if isinstance(net, dict) else {"roles": [net]})

@@ -505,7 +505,7 @@ def test_every_bad_fixture_is_covered():
 
 def test_several_problems_all_reported():
     path = fixture("bad", "several-problems.yaml")
-    got = dict(((line, key), (problem, fix)) for _, line, key, problem, fix in problems_of(path))
+    got = dict(((line, key), (problem, fix)) for _path, line, key, problem, fix in problems_of(path))
     assert set(got) == {
         (8, "topology.grp2.paravance.compute"),
         (10, "registry.type"),
@@ -522,7 +522,7 @@ def test_several_problems_all_reported():
 
 def test_every_duplicate_key_reported(tmp_path):
     path = write(tmp_path, "resources:\n  control: 1\n  control: 2\nregistry: {type: none}\nregistry: {}\n")
-    got = [(line, key) for _, line, key, _, _ in problems_of(path)]
+    got = [(problem[1], problem[2]) for problem in problems_of(path)]
     assert got == [(3, "control"), (5, "registry")]
 
 
