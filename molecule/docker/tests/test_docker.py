@@ -1,0 +1,69 @@
+"""The engine installed by edge.enos.docker, checked on the converged containers."""
+
+import json
+
+
+
+
+def _info(host):
+    out = host.run("docker info --format '{{json .}}'")
+    assert out.rc == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_packages(host):
+    for package in ("docker.io", "python3-docker", "python3-dbus"):
+        assert host.package(package).is_installed, package
+
+
+def test_service_enabled_and_running(host):
+    docker = host.service("docker")
+    assert docker.is_enabled
+    assert docker.is_running
+
+
+def test_engine_configuration(host):
+    info = _info(host)
+    assert info["Driver"] == "overlay2"
+    assert info["LoggingDriver"] == "json-file"
+    daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    assert daemon["iptables"] is False and daemon["bridge"] == "none"
+    assert daemon["log-opts"] == {"max-size": "50m", "max-file": "3"}
+    # the registry node's address, as the engine itself reports it
+    registry = daemon["insecure-registries"][0].split(":")[0]
+    assert daemon["insecure-registries"] == [f"{registry}:5000", f"{registry}:5001"]
+    assert daemon["registry-mirrors"] == [f"http://{registry}:5001"]
+    assert info["RegistryConfig"]["Mirrors"] == [f"http://{registry}:5001/"]
+    insecure = {name for name, index in info["RegistryConfig"]["IndexConfigs"].items() if not index["Secure"]}
+    assert {f"{registry}:5000", f"{registry}:5001"} <= insecure
+
+
+def test_registry_is_docker_a(host):
+    daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    registry = daemon["insecure-registries"][0].split(":")[0]
+    # the address docker-a has on the engine's network is the one every node was given
+    ping = host.run("fping -c1 -t500 %s", registry)
+    assert ping.rc == 0, ping.stderr
+    if host.backend.get_hostname() == "docker-a":
+        assert registry in host.interface.default().addresses
+
+
+def test_run_is_shared(host):
+    assert host.run("findmnt -no PROPAGATION /run").stdout.strip() == "shared"
+    assert host.file("/etc/systemd/system/docker.service.d/edge-enos-shared-run.conf").exists
+
+
+def test_python_sdk_talks_to_engine(host):
+    out = host.run("python3 -c 'import docker; print(docker.from_env().version()[\"Version\"])'")
+    assert out.rc == 0, out.stderr
+    assert out.stdout.strip() == _info(host)["ServerVersion"]
+
+
+def test_engine_stores_images(host):
+    """An image imported from a tarball lands in the engine's overlay2 store."""
+    out = host.run(
+        "tar -C /etc -c hostname | docker import - edge-enos-test/imported:1 >/dev/null"
+        " && docker image inspect --format '{{.RootFS.Type}}' edge-enos-test/imported:1"
+        " && docker rmi edge-enos-test/imported:1 >/dev/null")
+    assert out.rc == 0, out.stderr
+    assert out.stdout.strip() == "layers"
