@@ -153,6 +153,9 @@ def build_inventory(topo, state, env_dir):
                        "enos_site": None, "enos_roles": ["wan_router"]}
         if ssh.get("private_key"):
             hosts[name]["ansible_ssh_private_key_file"] = ssh["private_key"]
+        if router["ssh"].get("python"):
+            # the router runs the controller's own userland: name its python, not the login shell's
+            hosts[name]["ansible_python_interpreter"] = router["ssh"]["python"]
         groups["enos_wan_router"].append(name)
 
     all_vars = {

@@ -10,15 +10,16 @@ DOCUMENTATION = r"""
 module: local_node
 short_description: Run a node container of the local testbed (systemd, sshd, nested Docker)
 description:
-  - Creates and starts a container that behaves as a machine: systemd as PID 1, its own Docker
-    engine, full C(/proc/sys) and C(/sys) (Docker's C(systempaths=unconfined), which the Docker
-    API only offers as empty C(MaskedPaths)/C(ReadonlyPaths) and community.docker's
-    docker_container does not expose; this module drives the C(docker) CLI).
+  - Creates and starts a container that behaves as a machine, with systemd as PID 1, its own
+    Docker engine, full C(/proc/sys) and C(/sys). The last needs Docker's
+    C(systempaths=unconfined), which the Docker API only offers as empty C(MaskedPaths) and
+    C(ReadonlyPaths) and community.docker's docker_container does not expose, so this module
+    drives the C(docker) CLI.
   - The wanted configuration is hashed into the C(edge.enos.spec) label. A container with the
     same hash is left alone (started if stopped); a missing container is created, a different
     one is replaced.
 version_added: "0.1.0"
-author: edge.enos developers
+author: edge.enos developers (@edge-enos)
 options:
   name:
     description: Container name.
@@ -90,13 +91,15 @@ options:
     description: Docker restart policy.
     type: str
     default: unless-stopped
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
-  idempotent:
-    support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

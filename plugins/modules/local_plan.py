@@ -11,14 +11,14 @@ module: local_plan
 short_description: Plan a local testbed (names, networks, addresses, memory) from a topology
 description:
   - Reads a topology file with the edge.enos topology model and computes, without changing
-    anything, what the C(local) provider creates on the controller: one Docker network per site
+    anything, what the C(local) provider creates on the controller, namely one Docker network per site
     (its own /24), one shared external network, one node container per machine with its
     addresses, the WAN router's interfaces and names, and the content of C(resources.json)
     (without its C(router) entry, which the router module reports).
   - Refuses, with the numbers, a topology whose nodes do not fit in the controller's available
     memory (nodes not created yet x memory per node + the router against C(MemAvailable)).
 version_added: "0.1.0"
-author: edge.enos developers
+author: edge.enos developers (@edge-enos)
 options:
   topology:
     description: The topology file (EnOS reservation format).
@@ -79,13 +79,15 @@ options:
     description: Where to read C(MemAvailable).
     type: path
     default: /proc/meminfo
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
-  idempotent:
-    support: full
+  platform:
+    platforms: posix
 notes:
   - Changes nothing; C(changed) is always false.
 """
@@ -156,6 +158,8 @@ def parse_size(text):
 
 
 def human(size):
+    if size < 1 << 30:
+        return "%d MiB" % (size >> 20)
     return "%.1f GiB" % (size / float(1 << 30))
 
 

@@ -21,7 +21,7 @@ description:
   - Idempotent. A router that is gone, or whose interfaces changed, is (re)started and the
     module says so in C(msg).
 version_added: "0.1.0"
-author: edge.enos developers
+author: edge.enos developers (@edge-enos)
 options:
   name:
     description: Name of the router (UML umid, or network namespace name).
@@ -110,13 +110,15 @@ options:
     description: Seconds to wait for the router's sshd.
     type: int
     default: 60
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
-  idempotent:
-    support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -150,7 +152,7 @@ router:
     interfaces: {grp1: {device: vec0, address: 10.201.1.254, cidr: 10.201.1.0/24}}
     ssh: {address: 10.199.0.2, user: root}
 msg:
-  description: What was done (C(router restarted ...: it was gone) when it had to be started again).
+  description: What was done, e.g. C(restarted, it was gone) when the router had to be started again.
   returned: always
   type: str
 """
@@ -255,7 +257,8 @@ class Router(object):
     def alive(self, state):
         if state.get("kind") == "netns":
             rc, out = self.run("ip", "netns", "list", check=False)
-            return self.p["name"] in [line.split()[0] for line in out.splitlines() if line]
+            return (self.p["name"] in [line.split()[0] for line in out.splitlines() if line]
+                    and os.path.exists("/proc/%s" % state.get("pid")))
         return self.uml_alive(state.get("pid"), self.p["name"])
 
     def links(self):
