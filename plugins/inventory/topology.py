@@ -54,13 +54,13 @@ topology:
 network_constraints:
   default_delay: 25ms
 
-# my-inventory.yml: an inventory pointing at an EnOS reservation file
-plugin: edge.enos.topology
-reservation: ../reservation.yaml
-env: /srv/experiments/current
-keyed_groups:
-  - key: enos_site
-    prefix: site
+# my-inventory.yml, an inventory pointing at an EnOS reservation file:
+#   plugin: edge.enos.topology
+#   reservation: ../reservation.yaml
+#   env: /srv/experiments/current
+#   keyed_groups:
+#     - key: enos_site
+#       prefix: site
 """
 
 import json

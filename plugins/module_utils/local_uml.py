@@ -15,6 +15,7 @@ __metaclass__ = type
 import ctypes
 import os
 import struct
+import subprocess
 
 UML_ENV = {
     "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,"
@@ -51,3 +52,12 @@ def shell_exports():
 def sshd_setenv():
     """sshd_config line so that sessions (Ansible's python) get the variables too."""
     return "SetEnv " + " ".join("%s=%s" % item for item in sorted(UML_ENV.items()))
+
+
+def spawn(argv, log, cwd):
+    """Start a UML kernel detached from the caller (it outlives the Ansible task), with
+    hide_xstate() applied; its console goes to the open file `log`. Returns the pid."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            cwd=cwd, start_new_session=True, close_fds=True,
+                            preexec_fn=hide_xstate)
+    return proc.pid

@@ -161,12 +161,11 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge.enos.plugins.module_utils.local_uml import (
-    hide_xstate, shell_exports, sshd_setenv)
+    shell_exports, spawn, sshd_setenv)
 
 INIT = """#!/bin/sh
 # WAN router of a local edge.enos testbed: PID 1 of a user-mode-linux kernel.
@@ -339,11 +338,7 @@ class Router(object):
             for index, link in enumerate(self.links()):
                 self.run("ip", "link", "set", link["veth_router"], "up")
                 argv.append("vec%d:transport=raw,ifname=%s" % (index, link["veth_router"]))
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, cwd=self.state_dir,
-                                    start_new_session=True, close_fds=True,
-                                    preexec_fn=hide_xstate)
-            pid = proc.pid
+            pid = spawn(argv, log, self.state_dir)
         else:
             name = self.p["name"]
             self.run("ip", "netns", "add", name)
