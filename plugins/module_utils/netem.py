@@ -317,14 +317,19 @@ def _num(value):
     return ("%f" % value).rstrip("0").rstrip(".")
 
 
-def _render_filters(d, dev):
+def _family_items(dev):
+    """{family: ([(host network, classid)], [(network, classid)])} of a device's classes."""
     per_family = {4: ([], []), 6: ([], [])}
     for cls in dev["classes"]:
         for fam, (hosts, nets) in _split_prefixes(cls["prefixes"]).items():
             per_family[fam][0].extend((h, cls["classid"]) for h in hosts)
             per_family[fam][1].extend((n, cls["classid"]) for n in nets)
+    return per_family
+
+
+def _render_filters(d, dev):
     lines = []
-    for fam, (hosts, nets) in per_family.items():
+    for fam, (hosts, nets) in _family_items(dev).items():
         proto, _, hprio, nprio, ht, src_off, dst_off = FAMILIES[fam]
         off = dst_off if dev["match"] == "dst" else src_off
         kw = "ip" if fam == 4 else "ip6"
@@ -373,15 +378,6 @@ def desired_state(plan, device):
         for net, classid in hosts + nets:
             filters.add((proto, classid, tuple(_u32_matches(net, base))))
     return {"root": "htb", "classes": classes, "leaves": leaves, "filters": sorted(filters)}
-
-
-def _family_items(dev):
-    per_family = {4: ([], []), 6: ([], [])}
-    for cls in dev["classes"]:
-        for fam, (hosts, nets) in _split_prefixes(cls["prefixes"]).items():
-            per_family[fam][0].extend((h, cls["classid"]) for h in hosts)
-            per_family[fam][1].extend((n, cls["classid"]) for n in nets)
-    return per_family
 
 
 def _leaf_key(limit, delay_us, jitter_us, loss_pct):
@@ -583,11 +579,14 @@ UDP_EFFICIENCY = UDP_LENGTH / (UDP_LENGTH + 42.0)
 def iperf3(address, rate_bps, seconds=5, port=5201, udp=False, prefix=()):
     """Receiver-side goodput (bit/s) toward address, and the payload efficiency to expect.
 
-    TCP by default (it adapts to the shaped rate); UDP offered at 1.3x the rate for lossy links,
-    where TCP would measure its congestion control rather than the link."""
+    TCP by default: it adapts to the shaped rate, so it shows a rate too low and a rate too
+    high. On lossy links TCP would measure its congestion control rather than the link: UDP is
+    offered at the asked rate there, which shows a rate too low (and the loss) but cannot show
+    a shaper that lets more through. (UDP offered above the rate overloads HTB+netem: the
+    receiver then counts less than the shaper sends, measured in UML and through the router.)"""
     cmd = list(prefix) + ["iperf3", "-c", address, "-p", str(port), "-t", str(seconds), "-J"]
     if udp:
-        cmd += ["-u", "-b", str(int(rate_bps * 1.3)), "-l", str(UDP_LENGTH)]
+        cmd += ["-u", "-b", str(int(rate_bps)), "-l", str(UDP_LENGTH)]
     else:
         cmd += ["-O", "1"]                       # leave slow start out
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -679,6 +678,12 @@ def report_heatmap(rows, path):
     sites = sorted({r["src"] for r in rows} | {r["dst"] for r in rows})
     idx = {s: i for i, s in enumerate(sites)}
     n = len(sites)
+    if not n:
+        fig = plt.figure(figsize=(4, 1))
+        fig.text(0.5, 0.5, "no measurement", ha="center", va="center")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return
     asked = [[float("nan")] * n for _ in sites]
     got = [[float("nan")] * n for _ in sites]
     for r in rows:

@@ -135,7 +135,7 @@ ARGUMENT_SPEC = dict(
     links=dict(type="list", elements="dict", default=[]),
     dest=dict(type="path"),
 )
-PIDFILE = "/tmp/enos-netem-iperf3-%d.pid"
+PIDFILE = "/tmp/enos-netem-iperf3-%d-%d.pid"
 
 
 def probe(p):
@@ -155,25 +155,41 @@ def probe(p):
     return out
 
 
+def _listening(port):
+    """An iperf3 (any) server listens on port in this node's network namespace."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                        return True
+        except OSError:
+            pass
+    return False
+
+
 def serve(p, check_mode):
-    pidfile = PIDFILE % p["port"]
-    running = os.path.exists(pidfile)
-    if p["state"] == "started" and not running:
+    # one pid file per network namespace: nodes may share a filesystem (containers, netns labs)
+    pidfile = PIDFILE % (p["port"], os.stat("/proc/self/ns/net").st_ino)
+    if p["state"] == "started":
+        if _listening(p["port"]):
+            return False
         if not check_mode:
             subprocess.run(["iperf3", "-s", "-D", "-p", str(p["port"]), "-I", pidfile], check=True)
         return True
-    if p["state"] == "stopped" and running:
-        if not check_mode:
-            with open(pidfile) as f:
-                pid = int(f.read().strip().strip("\0") or 0)
-            if pid:
-                try:
-                    os.kill(pid, 15)
-                except ProcessLookupError:
-                    pass
-            os.unlink(pidfile)
-        return True
-    return False
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().strip().strip("\0") or 0)
+        with open("/proc/%d/comm" % pid) as f:
+            alive = f.read().strip() == "iperf3"
+    except (OSError, ValueError):
+        alive = False
+    if not alive:
+        return False
+    if not check_mode:
+        os.kill(pid, 15)                  # iperf3 removes its pid file itself
+    return True
 
 
 def report(p, check_mode):
