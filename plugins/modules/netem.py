@@ -19,7 +19,7 @@ description:
     cls_u32; O(state=checked) only reports this, so a play can check every node first.
   - O(state=absent) removes only the tree this module installed (root qdisc handle C(e05:)).
 version_added: "0.1.0"
-author: edge.enos contributors
+author: edge.enos developers (@edge-enos)
 options:
   state:
     description:

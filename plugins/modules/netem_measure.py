@@ -16,7 +16,7 @@ description:
     pass/fail per site pair and writes C(netem.json), C(netem.txt) and C(netem.png) (asked vs
     measured heatmap) into O(dest).
 version_added: "0.1.0"
-author: edge.enos contributors
+author: edge.enos developers (@edge-enos)
 options:
   mode:
     description: What to do.
