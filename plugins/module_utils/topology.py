@@ -25,6 +25,8 @@ __all__ = [
 PROVIDERS = ("local", "static", "vagrant", "g5k", "vmong5k", "chameleon", "chameleonkvm",
              "chameleonbaremetal", "openstack")
 REGISTRY_TYPES = ("internal", "external", "none")
+# EnOS's port: 5000 is Keystone's, and the registry often shares the control node
+REGISTRY_PORT = 4000
 SERVICES = ("registry", "influx", "grafana", "bench")
 
 # keys of the file that are the inventory plugin's own options (one file serves both)
@@ -331,7 +333,7 @@ class Topology(object):
         self.path = path
         self.provider = {"type": "local"}
         self.hosts = []
-        self.registry = {"type": "internal", "port": 5000}
+        self.registry = {"type": "internal", "port": REGISTRY_PORT}
         self.kolla = {}
         self.kolla_ansible = None
         self.inventory = None
@@ -721,8 +723,8 @@ class _Parser(object):
                        _did_you_mean(rtype, REGISTRY_TYPES) or "use internal, external or none")
         if rtype == "external" and not registry.get("ip"):
             self.error(registry, "type", "registry.ip", "an external registry needs its `ip`",
-                       "write `registry: {type: external, ip: 10.0.0.2, port: 5000}`")
-        port = registry.get("port", 5000)
+                       "write `registry: {type: external, ip: 10.0.0.2, port: %d}`" % REGISTRY_PORT)
+        port = registry.get("port", REGISTRY_PORT)
         if not _is_count(port) or not 0 < port < 65536:
             self.error(registry, "port", "registry.port", "%r is not a TCP port" % (port,),
                        "write a number between 1 and 65535")

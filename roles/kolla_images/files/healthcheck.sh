@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # MariaDB container healthcheck with the interface kolla-ansible calls:
 #   healthcheck.sh --defaults-file FILE --connect --galera_online
 # (the subset of MariaDB's own healthcheck.sh that Kolla uses). Each test option

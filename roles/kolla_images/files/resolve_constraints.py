@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Generate the upper-constraints.txt that Kolla images install against.
 
 Kolla's openstack-base and kolla-toolbox images pip-install with
