@@ -104,7 +104,7 @@ def _addresses(iface):
             out.append(iface[key])
     out.extend(iface.get("addresses") or [])
     # an interface address may carry its prefix length (10.0.0.5/24): the host is 10.0.0.5
-    return [str(a).split("/")[0] for a in out]
+    return [str(a).split("/", maxsplit=1)[0] for a in out]
 
 
 def _net(value):
@@ -330,7 +330,7 @@ def _family_items(dev):
 def _render_filters(d, dev):
     lines = []
     for fam, (hosts, nets) in _family_items(dev).items():
-        proto, _, hprio, nprio, ht, src_off, dst_off = FAMILIES[fam]
+        proto, _plen, hprio, nprio, ht, src_off, dst_off = FAMILIES[fam]
         off = dst_off if dev["match"] == "dst" else src_off
         kw = "ip" if fam == 4 else "ip6"
         last_word = off + (12 if fam == 6 else 0)
@@ -373,7 +373,7 @@ def desired_state(plan, device):
             leaves[cls["classid"]] = _leaf_key(cls["limit"], cls["delay_us"], cls["jitter_us"],
                                                cls["loss_pct"])
     for fam, (hosts, nets) in _family_items(dev).items():
-        proto, _, _, _, _, src_off, dst_off = FAMILIES[fam]
+        proto, _plen, _hprio, _nprio, _ht, src_off, dst_off = FAMILIES[fam]
         base = dst_off if dev["match"] == "dst" else src_off
         for net, classid in hosts + nets:
             filters.add((proto, classid, tuple(_u32_matches(net, base))))
@@ -405,7 +405,7 @@ def _pairs_hook(pairs):
 
 def run_tc(args, input_text=None, netns=None):
     cmd = (["ip", "netns", "exec", netns] if netns else []) + ["tc"] + args
-    proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True)
+    proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -493,7 +493,7 @@ def kernel_capabilities(probe=True):
         if probe:
             try:
                 proc = subprocess.run(["unshare", "-n", "sh", "-c", script],
-                                      capture_output=True, text=True)
+                                      capture_output=True, text=True, check=False)
                 if proc.returncode == 0:
                     caps[name] = True
                 elif "unknown" in proc.stderr.lower() or "not found" in proc.stderr.lower():
@@ -533,7 +533,6 @@ def unsatisfiable(plan, caps):
     return out
 
 
-
 # ------------------------------------------------------------------- measurement
 
 def fping_rtts(targets, count=20, interval_ms=20, prefix=()):
@@ -542,7 +541,7 @@ def fping_rtts(targets, count=20, interval_ms=20, prefix=()):
         return {}
     cmd = list(prefix) + ["fping", "-q", "-C", str(count), "-p", str(interval_ms), "-t", "2000",
                           "-B", "1", "-r", "0"] + list(targets)
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     out = {}
     for line in (proc.stderr + proc.stdout).splitlines():
         if " : " not in line:
@@ -589,7 +588,7 @@ def iperf3(address, rate_bps, seconds=5, port=5201, udp=False, prefix=()):
         cmd += ["-u", "-b", str(int(rate_bps)), "-l", str(UDP_LENGTH)]
     else:
         cmd += ["-O", "1"]                       # leave slow start out
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     try:
         data = json.loads(proc.stdout)
         got = float(data["end"]["sum_received"]["bits_per_second"])
@@ -652,8 +651,8 @@ def compare(links, measurements, base_ms=0.0):
 
 def report_table(rows):
     lines = ["%-12s %-12s %22s %22s %26s %s" % ("src", "dst", "RTT ms asked/meas",
-                                                  "loss % asked/meas", "rate Mbit/s asked/meas",
-                                                  "result")]
+                                                "loss % asked/meas", "rate Mbit/s asked/meas",
+                                                "result")]
     for r in rows:
         c = r["checks"]
 
@@ -684,8 +683,8 @@ def report_heatmap(rows, path):
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return
-    asked = [[float("nan")] * n for _ in sites]
-    got = [[float("nan")] * n for _ in sites]
+    asked = [[float("nan")] * n for _row in sites]
+    got = [[float("nan")] * n for _row in sites]
     for r in rows:
         c = r["checks"].get("rtt_ms")
         if c:
@@ -693,7 +692,7 @@ def report_heatmap(rows, path):
             got[idx[r["src"]]][idx[r["dst"]]] = c["measured"] if c["measured"] is not None \
                 else float("nan")
     fig, axes = plt.subplots(1, 2, figsize=(4 + 2.2 * n, 1.5 + 1.1 * n))
-    vmax = max([v for row in asked + got for v in row if v == v] or [1])
+    vmax = max([v for row in asked + got for v in row if not math.isnan(v)] or [1])
     for ax, data, title in ((axes[0], asked, "asked RTT (ms)"), (axes[1], got, "measured RTT (ms)")):
         im = ax.imshow(data, cmap="viridis", vmin=0, vmax=vmax)
         ax.set_xticks(range(n), sites, rotation=45)

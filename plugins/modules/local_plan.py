@@ -146,7 +146,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-FIRST_HOST, LAST_HOST, FREE_FIRST, FREE_LAST, ROUTER_HOST = 10, 199, 200, 249, 254
+FIRST_HOST = 10
+LAST_HOST = 199
+FREE_FIRST = 200
+FREE_LAST = 249
+ROUTER_HOST = 254
 
 
 def parse_size(text):

@@ -447,7 +447,7 @@ class Router(object):
 
 
 def read_pid(path):
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             with open(path) as handle:
                 return int(handle.read().strip())

@@ -74,13 +74,18 @@ options:
         loss as not applied (instead of failing).
     type: bool
     default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
   idempotent:
+    description: A second run with the same arguments reports no change.
     support: full
+  platform:
+    platforms: linux
 """
 
 EXAMPLES = r"""
@@ -209,7 +214,7 @@ def run(params, check_mode=False, diff=False, tc=nm.run_tc, caps=None):
                     "kernel %s of %s cannot honour: %s. Nothing was changed. Use a kernel with "
                     "sch_netem (every mainstream distribution has it), or set rate_only=true to "
                     "apply the rate limits alone." % (caps["kernel"], p["host"] or "the router",
-                                                       "; ".join(missing)))
+                                                      "; ".join(missing)))
         result["devices"] = _summary(plan)
 
     lines, before, after = [], [], []

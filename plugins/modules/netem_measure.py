@@ -67,12 +67,16 @@ options:
   dest:
     description: For O(mode=report), the directory of the reports.
     type: path
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: partial
     details: probes and serve do nothing in check mode; report still computes but writes nothing.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

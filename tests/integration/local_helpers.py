@@ -22,7 +22,7 @@ def usable():
     """Why these tests cannot run here, or None."""
     if os.geteuid() != 0:
         return "needs root (veth pairs, the WAN router)"
-    if not shutil.which("docker") or subprocess.run(["docker", "info"], capture_output=True).returncode:
+    if not shutil.which("docker") or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode:
         return "needs a running Docker engine (scripts/setup.sh starts one)"
     return None
 
@@ -44,7 +44,7 @@ def playbook(name, topology, env_dir, *extra, timeout=900):
     env = dict(os.environ, ENOS_ENV=str(env_dir), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     argv = [str(ANSIBLE_PLAYBOOK), "-i", str(topology), str(ROOT / "playbooks" / ("%s.yml" % name))]
     proc = subprocess.run(argv + list(extra), cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -73,16 +73,16 @@ def resources(env_dir):
 
 def ssh(address, key, command, timeout=60):
     return subprocess.run(["ssh", "-i", str(key)] + SSH_OPTS + ["root@%s" % address, command],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def dexec(container, *argv):
     return subprocess.run(["docker", "exec", container] + list(argv), capture_output=True,
-                          text=True)
+                          text=True, check=False)
 
 
 def links_with_prefix(prefix):
-    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
     return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()
             if line.split(":")[1].strip().startswith(prefix)]
 
@@ -93,7 +93,7 @@ def force_cleanup(environment, env_dir):
     for kind, rm in (("containers", ["rm", "-f", "-v"]), ("networks", ["network", "rm"]),
                      ("volumes", ["volume", "rm", "-f"])):
         if found[kind]:
-            subprocess.run(["docker"] + rm + found[kind], capture_output=True)
+            subprocess.run(["docker"] + rm + found[kind], capture_output=True, check=False)
     state = Path(env_dir) / "router" / "state.json"
     if state.exists():
         data = json.loads(state.read_text())
@@ -102,4 +102,4 @@ def force_cleanup(environment, env_dir):
         if ("umid=%s-wan" % environment).encode() in cmdline.split(b"\0"):
             os.killpg(data["pid"], 9)
         for name in data.get("veths", []):
-            subprocess.run(["ip", "link", "del", name], capture_output=True)
+            subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)

@@ -23,7 +23,7 @@ results = {"events": []}
 
 
 def sh(cmd, check=True):
-    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, check=False)
     if check and proc.returncode:
         raise RuntimeError("%s: %s" % (cmd, proc.stderr))
     return proc.stdout
@@ -76,7 +76,7 @@ def rtt_matrix(count, interval_ms, family="v4"):
     by_addr = {m[family]: dst for dst, m in nodes.items()}
     matrix = {}
     for src, proc in procs.items():
-        out, _ = proc.communicate()
+        out, _err = proc.communicate()
         matrix[src] = {}
         for line in out.splitlines():
             if " : " in line:

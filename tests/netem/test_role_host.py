@@ -56,7 +56,7 @@ def lab(tmp_path):
         yield {"tmp": tmp_path, "hosts": hosts, "ns": made}
     finally:
         for ns in made + [switch]:
-            subprocess.run(["ip", "netns", "del", ns])
+            subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
 def constraints(*listed):
@@ -78,7 +78,7 @@ def play(lab, network_constraints, **extra):
         [os.path.join(umllab.REPO, ".venv", "bin", "ansible-playbook"), "-i", str(inv),
          os.path.join(umllab.REPO, "playbooks", "tc.yml"), "-e", json.dumps(extra)],
         cwd=umllab.REPO, capture_output=True, text=True,
-        env=dict(os.environ, ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_NOCOLOR="1"))
+        env=dict(os.environ, ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_NOCOLOR="1"), check=False)
     return proc.returncode, proc.stdout + proc.stderr
 
 

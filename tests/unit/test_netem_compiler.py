@@ -12,7 +12,7 @@ from ansible_collections.edge.enos.plugins.module_utils import netem as nm  # no
 def hosts_for(sites, per_site, v6=False):
     hosts, i = {}, 0
     for s in sites:
-        for _ in range(per_site):
+        for _host in range(per_site):
             i += 1
             iface = {"device": "eth0", "address": "10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255)}
             if v6:

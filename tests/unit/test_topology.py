@@ -75,7 +75,7 @@ def test_tutorial_flat_per_cluster():
     # flat resources: each role is a group for network constraints, as in EnOS
     assert {site: names(hosts) for site, hosts in topo.sites.items()} == {
         "compute": ["compute-1"], "network": ["network-1"], "control": ["control-1"]}
-    assert topo.registry["type"] == "internal" and topo.registry["port"] == 5000
+    assert topo.registry["type"] == "internal" and topo.registry["port"] == 4000
     assert topo.enable_monitoring is True
     assert topo.kolla["docker_namespace"] == "beyondtheclouds"
     assert topo.kolla["enable_heat"] == "yes"
