@@ -92,7 +92,14 @@ def env(tmp_path_factory):
         if not (BIN / tool).exists():
             pytest.fail("%s is missing from %s: run scripts/setup.sh (pip install -e '.[test]')"
                         % (tool, BIN))
-    environment = Env(tmp_path_factory.mktemp("e2e") / "env")
+    work = tmp_path_factory.mktemp("e2e")
+    environment = Env(work / "env")
+    # subnets of its own, so that the test never meets an experiment left running on the machine
+    topology = yaml.safe_load(TOPOLOGY.read_text())
+    if topology.get("provider", {}).get("type") == "local":
+        topology["provider"].update(subnet="10.211.0.0/16", router_subnet="10.199.0.4/30")
+    environment.topology = work / "topology.yml"
+    environment.topology.write_text(yaml.safe_dump(topology, sort_keys=False))
     yield environment
     subprocess.run([str(BIN / "enos"), "destroy", "--env", str(environment.path), "--hard"],
                    cwd=ROOT, capture_output=True, timeout=1800)
@@ -100,7 +107,7 @@ def env(tmp_path_factory):
 
 
 def test_deploy_gives_a_working_cloud(env):
-    env.enos("deploy", "-f", str(TOPOLOGY))
+    env.enos("deploy", "-f", str(env.topology))
     services = assert_cloud_answers(env)
     enabled = yaml.safe_load((env.path / "kolla" / "globals.yml").read_text())
     if enabled.get("enable_glance") in ("yes", True):
