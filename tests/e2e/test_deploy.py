@@ -36,7 +36,8 @@ class Env:
 
     def enos(self, verb, *args):
         argv = [str(BIN / "enos"), verb, "--env", str(self.path), *args]
-        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT)
+        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT,
+                              check=False)
         self.output += [proc.stdout, proc.stderr]
         assert proc.returncode == 0, "%s failed (rc=%d):\n%s\n%s" % (
             " ".join(argv), proc.returncode, proc.stdout[-6000:], proc.stderr[-3000:])
@@ -46,7 +47,7 @@ class Env:
         env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(self.path / "clouds.yaml"),
                    OS_CLOUD="kolla-admin")
         return subprocess.run([str(BIN / "openstack"), *args, "-f", "json"], env=env,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, check=False)
 
     def on_nodes(self, group, command):
         """{host: stdout} of a command run over SSH on the nodes of an inventory group."""
@@ -62,7 +63,7 @@ class Env:
                 ["ssh", "-i", hostvars["ansible_ssh_private_key_file"], "-o", "BatchMode=yes",
                  "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                  "%s@%s" % (hostvars.get("ansible_user", "root"), hostvars["ansible_host"]),
-                 command], capture_output=True, text=True, timeout=120)
+                 command], capture_output=True, text=True, timeout=120, check=False)
             assert proc.returncode == 0, (host, proc.stderr)
             result[host] = proc.stdout
         return result
@@ -102,7 +103,7 @@ def env(tmp_path_factory):
     environment.topology.write_text(yaml.safe_dump(topology, sort_keys=False))
     yield environment
     subprocess.run([str(BIN / "enos"), "destroy", "--env", str(environment.path), "--hard"],
-                   cwd=ROOT, capture_output=True, timeout=1800)
+                   cwd=ROOT, capture_output=True, timeout=1800, check=False)
     shutil.rmtree(environment.path, ignore_errors=True)
 
 
