@@ -59,7 +59,10 @@ def test_installed_tarball_works_outside_the_checkout(tarball, tmp_path):
 def test_role_argument_specs_agree_with_defaults(role):
     base = os.path.join(ROOT, "roles", role)
     with open(os.path.join(base, "meta", "argument_specs.yml")) as handle:
-        options = yaml.safe_load(handle)["argument_specs"]["main"].get("options") or {}
+        entry_points = yaml.safe_load(handle)["argument_specs"]
+    options = {}
+    for entry_point in entry_points.values():
+        options.update(entry_point.get("options") or {})
     defaults_file = os.path.join(base, "defaults", "main.yml")
     defaults = {}
     if os.path.exists(defaults_file):
