@@ -19,13 +19,15 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module", autouse=True)
-def node_image():
+def node_image(tmp_path_factory):
     """The scenarios' platforms run the local testbed's node image: build it when missing."""
-    play = ("- hosts: localhost\n  connection: local\n  gather_facts: false\n"
-            "  roles: [edge.enos.node_image]\n")
-    result = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "/dev/stdin"],
-                            input=play, cwd=ROOT, env=ENV, capture_output=True, text=True,
-                            check=False, timeout=1800)
+    play = tmp_path_factory.mktemp("node-image") / "node_image.yml"
+    play.write_text("- hosts: localhost\n  connection: local\n  gather_facts: false\n"
+                    "  roles: [edge.enos.node_image]\n")
+    result = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,",
+                             "-e", "ansible_python_interpreter=%s" % sys.executable, str(play)],
+                            cwd=ROOT, env=ENV, capture_output=True, text=True, check=False,
+                            timeout=1800)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
