@@ -442,6 +442,13 @@ class _Parser(object):
         self.topo.warnings.append(str(Problem(self.path, _line(container, key), dotted,
                                               "deprecated: " + message)))
 
+    def unknown_keys(self, container, known, dotted):
+        """An error for every key of `container` that is not in `known`, with a did-you-mean."""
+        for key in container:
+            if key not in known:
+                self.error(container, key, "%s.%s" % (dotted, key), "unknown key",
+                           _did_you_mean(key, known) or "known keys: %s" % ", ".join(known))
+
     def mapping(self, container, key, dotted, value=None):
         value = container.get(key) if value is None else value
         if not isinstance(value, dict):
@@ -650,11 +657,7 @@ class _Parser(object):
                                "a static host needs an `address`",
                                "write `{address: 10.0.0.5, user: root, keyfile: ~/.ssh/id_rsa}`")
                     continue
-                for key in entry:
-                    if key not in STATIC_HOST_KEYS:
-                        self.error(entry, key, "%s.%s" % (item, key), "unknown key",
-                                   _did_you_mean(key, STATIC_HOST_KEYS)
-                                   or "known keys: %s" % ", ".join(STATIC_HOST_KEYS))
+                self.unknown_keys(entry, STATIC_HOST_KEYS, item)
                 identity = entry.get("alias") or entry["address"]
                 if identity in by_identity:
                     if role not in by_identity[identity].roles:
@@ -839,11 +842,7 @@ class _Parser(object):
         nc = self.mapping(data, "network_constraints", "network_constraints")
         if nc is None:
             return
-        for key in nc:
-            if key not in NETWORK_CONSTRAINT_KEYS:
-                self.error(nc, key, "network_constraints.%s" % key, "unknown key",
-                           _did_you_mean(key, NETWORK_CONSTRAINT_KEYS)
-                           or "known keys: %s" % ", ".join(NETWORK_CONSTRAINT_KEYS))
+        self.unknown_keys(nc, NETWORK_CONSTRAINT_KEYS, "network_constraints")
         known = list(self.topo.sites)
         prefix = "network_constraints."
         default = Link(
@@ -877,11 +876,7 @@ class _Parser(object):
             self.error(constraints, index, dotted, "must be a mapping",
                        "write `{src: grp1, dst: grp2, delay: 10ms}`")
             return None
-        for key in constraint:
-            if key not in CONSTRAINT_KEYS:
-                self.error(constraint, key, "%s.%s" % (dotted, key), "unknown key",
-                           _did_you_mean(key, CONSTRAINT_KEYS)
-                           or "known keys: %s" % ", ".join(CONSTRAINT_KEYS))
+        self.unknown_keys(constraint, CONSTRAINT_KEYS, dotted)
         for key in ("src", "dst"):
             if key not in constraint:
                 self.error(constraint, None, "%s.%s" % (dotted, key), "missing",
