@@ -300,16 +300,51 @@ def render_batch(plan, dev_opts=""):
                              cls["rate_bps"] or UNLIMITED_BPS, cls["burst"], cls["burst"],
                              cls["quantum"]))
             if cls["netem"]:
-                opts = ["limit %d" % cls["limit"]]
-                if cls["delay_us"] or cls["jitter_us"]:
-                    opts.append("delay %dus" % cls["delay_us"])
-                    if cls["jitter_us"]:
-                        opts.append("%dus distribution normal" % cls["jitter_us"])
-                if cls["loss_pct"]:
-                    opts.append("loss random %s%%" % _num(cls["loss_pct"]))
                 lines.append("qdisc add %s parent %s handle %s netem %s" % (
-                    d, cls["classid"], cls["handle"], " ".join(opts)))
+                    d, cls["classid"], cls["handle"], netem_options(cls)))
         lines.extend(_render_filters(d, dev))
+    return lines
+
+
+def netem_options(cls):
+    opts = ["limit %d" % cls["limit"]]
+    if cls["delay_us"] or cls["jitter_us"]:
+        opts.append("delay %dus" % cls["delay_us"])
+        if cls["jitter_us"]:
+            opts.append("%dus distribution normal" % cls["jitter_us"])
+    if cls["loss_pct"]:
+        opts.append("loss random %s%%" % _num(cls["loss_pct"]))
+    return " ".join(opts)
+
+
+def change_batch(old_plan, new_plan):
+    """tc -batch lines turning the classes of old_plan into new_plan's in place (a constraint
+    changed): `class change` and netem `replace`/`del` on the changed classes only, so that the
+    other queues keep their packets and statistics. Raises NetemError when the trees differ in
+    shape (other devices, classes or filters): that needs a full apply."""
+    lines = []
+    for device, dev in sorted(new_plan["devices"].items()):
+        old = old_plan["devices"].get(device)
+        old_classes = {c["classid"]: c for c in (old or {}).get("classes", [])}
+        if old is None or set(old_classes) != {c["classid"] for c in dev["classes"]} or \
+                desired_state(old_plan, device)["filters"] != desired_state(new_plan, device)["filters"]:
+            raise NetemError("the change of constraint reshapes the tc tree of %s: apply the "
+                             "new constraints with `enos tc`" % device)
+        d = "dev %s" % device
+        for cls in dev["classes"]:
+            before = old_classes[cls["classid"]]
+            if (before["rate_bps"], before["burst"], before["quantum"]) != (
+                    cls["rate_bps"], cls["burst"], cls["quantum"]):
+                rate = cls["rate_bps"] or UNLIMITED_BPS
+                lines.append("class change %s parent %s classid %s htb rate %dbit ceil %dbit "
+                             "burst %d cburst %d quantum %d" % (
+                                 d, ROOT, cls["classid"], rate, rate, cls["burst"], cls["burst"],
+                                 cls["quantum"]))
+            if cls["netem"] and (not before["netem"] or netem_options(before) != netem_options(cls)):
+                lines.append("qdisc replace %s parent %s handle %s netem %s" % (
+                    d, cls["classid"], cls["handle"], netem_options(cls)))
+            elif before["netem"] and not cls["netem"]:
+                lines.append("qdisc del %s parent %s handle %s" % (d, cls["classid"], cls["handle"]))
     return lines
 
 

@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.edge.enos.plugins.module_utils.topology import (
+    TopologyError, UnitError, expand_range, parse_delay, parse_loss, parse_rate, read_yaml)
+
 RULE_PREF = 1717
 EVENT_KINDS = ("partition", "heal", "flap", "set")
 EVENT_KEYS = ("at", "partition", "heal", "flap", "down", "every", "until", "duration", "set",
@@ -83,7 +86,7 @@ def _split_outside_brackets(text, sep):
     return parts
 
 
-def parse_partition(spec, sites, expand_range):
+def parse_partition(spec, sites, expand_range=expand_range):
     """'grp3' | 'grp[2-3]' | 'grp1,grp2/grp3' | ['grp1', 'grp2'] -> [[site]] groups cut apart.
 
     Groups are separated by '/', sites inside a group by ',' (outside of ranges). Sites not
@@ -160,7 +163,7 @@ def rule_command(op, rule):
 
 # --------------------------------------------------------------------------- timeline
 
-def parse_timeline(data, path, sites, expand_range, parse_constraint=None):
+def parse_timeline(data, path, sites, expand_range=expand_range, parse_constraint=None):
     """Validate a timeline; returns the actions in time order, raises TimelineError.
 
     data: the list under `network_events` (Located lists/mappings keep their lines).
@@ -308,12 +311,50 @@ def parse_timeline(data, path, sites, expand_range, parse_constraint=None):
     return sorted(actions, key=lambda a: (a["at"], order[a["op"]], a["event"]))
 
 
-def _names(value, expand_range):
+def _names(value, expand_range=expand_range):
     items = value if isinstance(value, (list, tuple)) else _split_outside_brackets(str(value), ",")
     out = []
     for item in items:
         out.extend(expand_range(str(item).strip()))
     return out
+
+
+def event_link(change):
+    """The link fields a `set` event gives, in the topology's units."""
+    out = {}
+    for key, field, parse in (("delay", "delay_us", parse_delay), ("jitter", "jitter_us", parse_delay),
+                              ("rate", "rate_bps", parse_rate), ("loss", "loss_pct", parse_loss)):
+        if key in change:
+            try:
+                out[field] = parse(change[key])
+            except UnitError as exc:
+                raise ValueError("%s: %s" % (key, exc), "see the units of network_constraints")
+    return out
+
+
+def load(data, path, sites):
+    """Actions of a timeline: `data` is the list under `network_events`."""
+    return parse_timeline(data, path, list(sites), expand_range, event_link)
+
+
+def load_file(path, sites):
+    """Actions of a timeline file: a list of events, or a mapping with `network_events`."""
+    try:
+        with open(path) as handle:
+            text = handle.read()
+    except (IOError, OSError, UnicodeDecodeError) as exc:
+        raise TimelineError(["%s: network_events: cannot read the file: %s (give a timeline file)"
+                             % (path, getattr(exc, "strerror", None) or exc)])
+    try:
+        data = read_yaml(text, path)
+    except TopologyError as exc:
+        raise TimelineError([str(p) for p in exc.problems])
+    if isinstance(data, dict):
+        if "network_events" not in data:
+            raise TimelineError(["%s:1: network_events: missing (write `network_events:` and "
+                                 "a list of events under it, or the list alone)" % path])
+        data = data["network_events"]
+    return load(data, path, sites)
 
 
 def timeline_seconds(actions):
