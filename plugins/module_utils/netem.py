@@ -636,7 +636,7 @@ def iperf3(address, rate_bps, seconds=5, port=5201, udp=False, prefix=()):
     is not shaped delivers too much and fails)."""
     cmd = list(prefix) + ["iperf3", "-c", address, "-p", str(port), "-t", str(seconds), "-J"]
     if udp:
-        cmd += ["-u", "-b", str(int(rate_bps)), "-l", str(UDP_LENGTH)]
+        cmd += ["-u", "-b", str(int(rate_bps)), "-l", str(UDP_LENGTH), "-w", "200K"]
     else:
         cmd += ["-O", "1"]                       # leave slow start out
     end = _iperf3_json(cmd, address, port)
@@ -646,8 +646,10 @@ def iperf3(address, rate_bps, seconds=5, port=5201, udp=False, prefix=()):
 
 def iperf3_loss(address, pps, seconds, length=100, port=5201, prefix=()):
     """One-way loss toward address: {packets, lost, loss_pct} of paced UDP datagrams."""
+    # the largest socket buffer a default rmem_max allows: a busy receiver must not drop
+    # what the link delivered
     cmd = list(prefix) + ["iperf3", "-c", address, "-p", str(port), "-u", "-t", str(seconds),
-                          "-l", str(length), "-b", str(int(pps * length * 8)), "-J"]
+                          "-l", str(length), "-b", str(int(pps * length * 8)), "-w", "200K", "-J"]
     end = _iperf3_json(cmd, address, port)
     total = end["sum"]
     packets, lost = int(total.get("packets") or 0), int(total.get("lost_packets") or 0)
