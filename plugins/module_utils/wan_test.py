@@ -22,8 +22,8 @@ import math
 LOSS_PACKETS = 3000
 LOSS_PAYLOAD = 100
 LOSS_WIRE_BYTES = LOSS_PAYLOAD + 8 + 20 + 14 + 4
-LOSS_MAX_PPS = 1000
-LOSS_MAX_SECONDS = 10
+LOSS_MAX_PPS = 500
+LOSS_MAX_SECONDS = 8
 # a lossy link's rate test offers this much more than the asked rate, so that a link that is
 # not shaped delivers too much and fails
 UDP_OVERLOAD = 1.25
