@@ -799,6 +799,11 @@ def report_summary(rows, max_failures=20):
     return lines
 
 
+def _natural(name):
+    """grp2 before grp10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def report_heatmap(rows, path):
     """PNG: asked RTT, measured RTT and pass/fail matrices side by side.
 
@@ -808,7 +813,7 @@ def report_heatmap(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sites = sorted({r["src"] for r in rows} | {r["dst"] for r in rows})
+    sites = sorted({r["src"] for r in rows} | {r["dst"] for r in rows}, key=_natural)
     idx = {s: i for i, s in enumerate(sites)}
     n = len(sites)
     if not n:
@@ -833,7 +838,7 @@ def report_heatmap(rows, path):
     fig, axes = plt.subplots(1, 3, figsize=(3 * side + 3, side + 1.2))
     vmax = max([v for row in asked + got for v in row if not math.isnan(v)] or [1])
     step = 1 if n <= 50 else 5
-    fontsize = 8 if n <= 20 else max(3, int(160 / n))
+    fontsize = 8 if n <= 20 else 6 if n <= 50 else 5
     panels = ((axes[0], asked, "asked RTT (ms)", "viridis", 0, vmax),
               (axes[1], got, "measured RTT (ms)", "viridis", 0, vmax),
               (axes[2], verdict, "pass (green) / fail (red)", "RdYlGn", 0, 1))
@@ -851,8 +856,9 @@ def report_heatmap(rows, path):
                     if data[i][j] == data[i][j]:
                         ax.text(j, i, "%.1f" % data[i][j], ha="center", va="center",
                                 color="white" if data[i][j] < vmax * 0.6 else "black", fontsize=8)
-        if data is not verdict:
-            fig.colorbar(im, ax=ax, shrink=0.8)
+        bar = fig.colorbar(im, ax=ax, shrink=0.8)
+        if data is verdict:
+            bar.set_ticks([0, 1], labels=["fail", "pass"])
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
