@@ -99,6 +99,7 @@ class Progress(object):
         self.verb, self.verbose, self.stream = verb, verbose, stream
         self.started = time.time()
         self.failures = []
+        self.progress_seen = set()
 
     def elapsed(self):
         return "%5.0fs" % (time.time() - self.started)
@@ -118,6 +119,11 @@ class Progress(object):
             line = "  ! %s: %s: %s" % (data.get("host"), data.get("task"), str(message).strip()[:2000])
             self.failures.append(line)
             self.emit(line)
+        elif kind in ("runner_on_ok", "runner_item_on_ok") and (data.get("res") or {}).get("progress") \
+                and data["res"]["progress"] not in self.progress_seen:
+            # long tasks report their steps; hosts in step report the same line once
+            self.progress_seen.add(data["res"]["progress"])
+            self.emit("    %s" % data["res"]["progress"])
         elif kind == "runner_on_ok" and self.verbose:
             changed = (data.get("res") or {}).get("changed")
             self.emit("    ok: %s%s" % (data.get("host"), " (changed)" if changed else ""))

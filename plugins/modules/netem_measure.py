@@ -85,6 +85,9 @@ options:
   until:
     description: O(mode=probe), epoch second to wait for after the jobs (keeps probers in step).
     type: float
+  progress:
+    description: O(mode=probe), a line returned as C(progress) when the probe is done (the C(enos) command shows it once).
+    type: str
   address:
     description: O(mode=capacity), the router's address.
     type: str
@@ -208,6 +211,7 @@ ARGUMENT_SPEC = dict(
     lead_time=dict(type="float", default=5),
     start_at=dict(type="float"),
     until=dict(type="float"),
+    progress=dict(type="str"),
     address=dict(type="str"),
     port=dict(type="int", default=5201),
     state=dict(type="str", choices=["started", "stopped"], default="started"),
@@ -367,8 +371,9 @@ def report(p, check_mode):
                 f.writelines("  %-24s %s\n" % (k, v["why"]) for k, v in cover)
         nm.report_heatmap(rows, paths[2])
         files = paths
-    return {"rows": rows, "summary": nm.report_summary(rows), "passed": ok,
-            "files": files, "changed": bool(files)}
+    summary = nm.report_summary(rows)
+    return {"rows": rows, "summary": summary, "passed": ok, "files": files,
+            "changed": bool(files), "progress": "\n    ".join(summary + files)}
 
 
 def main():
@@ -376,11 +381,13 @@ def main():
     p = module.params
     try:
         if p["mode"] == "plan":
-            module.exit_json(changed=False, plan=make_plan(p))
+            plan = make_plan(p)
+            module.exit_json(changed=False, plan=plan, progress="\n    ".join(plan["summary"]))
         if p["mode"] in ("probe", "capacity") and module.check_mode:
             module.exit_json(changed=False, measurements=[], capacity_bps=None)
         if p["mode"] == "probe":
-            module.exit_json(changed=False, measurements=probe(p))
+            module.exit_json(changed=False, measurements=probe(p),
+                             progress="%s: done" % p["progress"] if p["progress"] else None)
         if p["mode"] == "capacity":
             module.exit_json(changed=False, capacity_bps=capacity(p))
         if p["mode"] == "serve":
