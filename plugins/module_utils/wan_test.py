@@ -70,7 +70,7 @@ def rate_test(link, seconds):
             "offered_bps": int(rate * UDP_OVERLOAD) if udp else int(rate)}
 
 
-def sample_pairs(links, max_pairs=60):
+def sample_pairs(links, max_pairs=30):
     """The ordered pairs that get link tests: every pair when there are at most max_pairs,
     else for every distinct constraint the pairs spread over as many sites as possible, up to
     max_pairs in all (at least one per constraint).
@@ -151,7 +151,7 @@ def schedule_rounds(pairs, offered_bps, capacity_bps=None, max_parallel=None):
 
 
 def plan(links, sites, count=30, budget_pps=2000, capacity_bps=None, max_parallel=None,
-         max_pairs=60, rate_seconds=3, start_at=0.0):
+         max_pairs=30, rate_seconds=3, start_at=0.0):
     """The whole measurement: fping pacing, the link-test sample, its rounds and per-prober jobs.
 
     links: normalized links (src, dst, delay_us, jitter_us, rate_bps, loss_pct).

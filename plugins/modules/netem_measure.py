@@ -70,7 +70,7 @@ options:
   max_pairs:
     description: O(mode=plan), link tests on every ordered pair up to this many pairs, else on a sample covering every distinct constraint.
     type: int
-    default: 60
+    default: 30
   duration:
     description: Seconds of each rate test.
     type: int
@@ -206,7 +206,7 @@ ARGUMENT_SPEC = dict(
     budget_pps=dict(type="int", default=2000),
     capacity_bps=dict(type="float"),
     max_parallel=dict(type="int"),
-    max_pairs=dict(type="int", default=60),
+    max_pairs=dict(type="int", default=30),
     duration=dict(type="int", default=3),
     lead_time=dict(type="float", default=5),
     start_at=dict(type="float"),
