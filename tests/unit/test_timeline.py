@@ -120,3 +120,21 @@ def test_event_log_and_influx_lines():
     line = tl.influx_lines([entry])[0]
     assert line.startswith("network_events,op=cut,host=router what=\"flap grp1 / grp2\",event=2i")
     assert line.endswith(" 100012500000")
+
+
+def test_a_constraint_change_touches_only_its_class():
+    from ansible_collections.edge.enos.plugins.module_utils import netem as nm
+    ifaces = {s: {"device": "vec%d" % i, "cidr": "10.150.%d.0/24" % (i + 1)}
+              for i, s in enumerate(["grp1", "grp2", "grp3"])}
+    links = [{"src": a, "dst": b, "delay_us": 25000, "rate_bps": 10 ** 8}
+             for a in ifaces for b in ifaces if a != b]
+    changed = [dict(l, delay_us=80000) if (l["src"], l["dst"]) == ("grp1", "grp2") else l for l in links]
+    old = nm.compile_plan(links, {}, None, placement="router", router_interfaces=ifaces)
+    new = nm.compile_plan(changed, {}, None, placement="router", router_interfaces=ifaces)
+    lines = nm.change_batch(old, new)
+    assert len(lines) == 1 and lines[0].startswith("qdisc replace dev vec1 parent e05:")
+    assert "delay 80000us" in lines[0]
+    assert nm.change_batch(old, old) == []
+    with pytest.raises(nm.NetemError):
+        nm.change_batch(old, nm.compile_plan(links[:2], {}, None, placement="router",
+                                             router_interfaces=ifaces))
