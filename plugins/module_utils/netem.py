@@ -727,10 +727,13 @@ def compare(links, measurements, base_ms=0.0, sites=None, coverage=None):
                 1 - (link.get("loss_pct") or 0) / 100.0)
             row["checks"]["rate_bps"] = _check(goodput, m["rate_bps"], 0.1 * goodput)
         cover = (coverage or {}).get("%s->%s" % pair)
+        if cover and cover.get("unprovable"):
+            row["problems"].append(cover["unprovable"])
         if cover and cover.get("measured"):
             if not test:
                 row["problems"].append("one-way loss test asked but not measured")
-            if link.get("rate_bps") and "rate_bps" not in row["checks"]:
+            if link.get("rate_bps") and "rate_bps" not in row["checks"] and \
+                    not cover.get("unprovable"):
                 row["problems"].append("rate asked but not measured")
         elif cover:
             row["covered_by"] = cover.get("represented_by")

@@ -155,21 +155,32 @@ def plan(links, sites, count=30, budget_pps=2000, capacity_bps=None, max_paralle
     """The whole measurement: fping pacing, the link-test sample, its rounds and per-prober jobs.
 
     links: normalized links (src, dst, delay_us, jitter_us, rate_bps, loss_pct).
-    sites: the sites that have a prober. Times are absolute (start_at + offset).
+    sites: the sites that have a prober. fping starts at start_at (absolute); link-test times
+    are offsets from the start of the link-test phase, fixed when it begins (every prober has
+    then finished fping). capacity_bps: what the router carries of UDP; a lossy link whose rate
+    test would offer more than its share cannot be proven here, and the coverage says so.
     Returns {"fping", "rounds", "jobs": {src site: [job]}, "coverage", "seconds"}."""
     links = [l for l in links if l["src"] in sites and l["dst"] in sites]
     by_pair = {(l["src"], l["dst"]): l for l in links}
     fping = fping_pacing(len(sites), count, budget_pps)
     selected, reasons, represented = sample_pairs(links, max_pairs)
-    tests = {}
+    tests, unprovable = {}, {}
     for pair in selected:
         link = by_pair[pair]
-        tests[pair] = {"loss": loss_test(link), "rate": rate_test(link, rate_seconds)}
+        rate = rate_test(link, rate_seconds)
+        if rate and rate["udp"] and capacity_bps and \
+                rate["offered_bps"] > capacity_bps * CAPACITY_SHARE:
+            unprovable[pair] = (
+                "rate not provable through this router: a lossy link's test offers %.0f Mbit/s "
+                "of UDP, the router carries %.0f Mbit/s" % (rate["offered_bps"] / 1e6,
+                                                            capacity_bps / 1e6))
+            rate = None
+        tests[pair] = {"loss": loss_test(link), "rate": rate}
     offered = {p: max(t["loss"]["rate_bps"], (t["rate"] or {}).get("offered_bps", 0))
                for p, t in tests.items()}
     rounds = schedule_rounds(selected, offered, capacity_bps, max_parallel)
     jobs = {s: [] for s in sites}
-    at = start_at + fping["seconds"]
+    at = 0.0
     round_times = []
     for index, pairs in enumerate(rounds):
         slot = max(t["loss"]["seconds"] + (t["rate"]["seconds"] + 1 if t["rate"] else 0)
@@ -179,8 +190,10 @@ def plan(links, sites, count=30, budget_pps=2000, capacity_bps=None, max_paralle
             jobs[pair[0]].append(dict(tests[pair], dst=pair[1], at=at, round=index + 1))
         at += slot
     coverage = {"%s->%s" % p: {"measured": True, "why": reasons[p]} for p in selected}
+    for pair, why in unprovable.items():
+        coverage["%s->%s" % pair]["unprovable"] = why
     coverage.update({"%s->%s" % p: {"measured": False, "represented_by": "%s->%s" % r,
                                     "why": "same constraint as %s->%s, which is tested" % r}
                      for p, r in represented.items()})
     return {"fping": fping, "rounds": round_times, "jobs": jobs, "coverage": coverage,
-            "start_at": start_at, "seconds": at - start_at}
+            "start_at": start_at, "links_seconds": at, "seconds": fping["seconds"] + at}

@@ -15,8 +15,8 @@ description:
   - O(mode=probe) runs on a node of a source site. With O(targets), it runs one C(fping) to all of
     them at O(start_at); with O(jobs), it runs its link tests (C(iperf3) toward the target's
     O(mode=serve) server) at their times, then waits until O(until).
-  - O(mode=capacity) measures, once, what the WAN router itself can carry (TCP toward an
-    C(iperf3) server on the router).
+  - O(mode=capacity) measures, once, what the WAN router itself can carry (UDP offered far above
+    it toward an C(iperf3) server on the router).
   - O(mode=serve) starts (O(state=started)) or stops an C(iperf3) server on this node.
   - O(mode=report) runs on the controller. It compares the probes with the links (RTT within
     max(1 ms, 5 %), rate within 10 %, loss within three binomial standard deviations; a pair
@@ -80,10 +80,10 @@ options:
     type: float
     default: 5
   start_at:
-    description: O(mode=probe), epoch second at which fping starts.
+    description: O(mode=probe), epoch second at which fping starts, or from which the times of O(jobs) count.
     type: float
   until:
-    description: O(mode=probe), epoch second to wait for after the jobs (keeps probers in step).
+    description: O(mode=probe), seconds after O(start_at) to wait for after the jobs (keeps probers in step).
     type: float
   progress:
     description: O(mode=probe), a line returned as C(progress) when the probe is done (the C(enos) command shows it once).
@@ -224,6 +224,9 @@ ARGUMENT_SPEC = dict(
 PIDFILE = "/tmp/enos-netem-iperf3-%d-%d.pid"
 # link tests are grouped into Ansible loop items of about this many seconds (progress)
 CHUNK_SECONDS = 30.0
+CHUNK_GAP_S = 8.0
+# a link test that cannot start within this many seconds of its time is skipped
+LATE_S = 1.5
 
 
 def _sleep_until(epoch):
@@ -243,18 +246,31 @@ def make_plan(p):
     for jobs in plan["jobs"].values():
         for job in jobs:
             job["address"] = addresses[job["dst"]]
-    chunks, current = [], None
+    chunks, current, shift = [], None, 0.0
+    by_round = {}
+    for jobs in plan["jobs"].values():
+        for job in jobs:
+            by_round.setdefault(job["round"], []).append(job)
     for rnd in plan["rounds"]:
+        if current is not None and rnd["at"] + shift + rnd["seconds"] - current["from_at"] > CHUNK_SECONDS:
+            # each chunk is a new module run on every prober: give it time to start
+            shift += CHUNK_GAP_S
+            current = None
+        rnd["at"] += shift
+        for job in by_round.get(rnd["round"], []):
+            job["at"] += shift
         end = rnd["at"] + rnd["seconds"]
-        if current is None or end - current["from_at"] > CHUNK_SECONDS:
+        if current is None:
             current = {"first": rnd["round"], "from_at": rnd["at"], "rounds": []}
             chunks.append(current)
         current["rounds"].append(rnd["round"])
         current["last"], current["until"] = rnd["round"], end
+    plan["links_seconds"] += shift
+    plan["seconds"] += shift
     for chunk in chunks:
-        chunk["label"] = "link-test rounds %d-%d of %d (until +%.0fs of %.0fs)" % (
-            chunk["first"], chunk["last"], len(plan["rounds"]), chunk["until"] - start,
-            plan["seconds"])
+        chunk["label"] = "link-test rounds %d-%d of %d (%.0f s of %.0f s)" % (
+            chunk["first"], chunk["last"], len(plan["rounds"]), chunk["until"],
+            plan["links_seconds"])
     tested = sorted(k for k, v in plan["coverage"].items() if v["measured"])
     summary = [
         "%d sites, %d ordered pairs: RTT and loss of every pair with fping, %d probes each, "
@@ -264,7 +280,8 @@ def make_plan(p):
         "link tests (one-way loss with thousands of datagrams, rate where asked) on %d pairs in "
         "%d rounds run side by side (router capacity %s): %s" % (
             len(tested), len(plan["rounds"]),
-            "%.0f Mbit/s" % (p["capacity_bps"] / 1e6) if p["capacity_bps"] else "not limiting",
+            "%.0f Mbit/s of UDP" % (p["capacity_bps"] / 1e6) if p["capacity_bps"]
+            else "not limiting",
             "every pair" if len(tested) == len(plan["coverage"]) else
             "a sample covering every distinct constraint (%d pairs follow the one they share "
             "a constraint with)" % (len(plan["coverage"]) - len(tested))),
@@ -286,8 +303,16 @@ def probe(p):
         out.extend({"src": p["site"], "dst": t["site"], "address": t["address"],
                     "rtt": nm.rtt_stats(rtts[t["address"]])} for t in p["targets"])
     for job in sorted(p["jobs"], key=lambda j: j["at"]):
-        _sleep_until(job["at"])
+        at = p["start_at"] + job["at"]
+        _sleep_until(at)
         m = {"src": p["site"], "dst": job["dst"], "address": job["address"], "errors": []}
+        late = time.time() - at
+        if late > LATE_S:
+            # its round is over: running now would meet the next round's tests
+            m["errors"].append("link test skipped: this node started it %.1f s late (too busy "
+                               "to keep the schedule; run again)" % late)
+            out.append(m)
+            continue
         loss = job.get("loss")
         try:
             if loss:
@@ -302,12 +327,15 @@ def probe(p):
         except nm.NetemError as exc:
             m["errors"].append(str(exc))
         out.append(m)
-    _sleep_until(p["until"])
+    if p["until"] is not None:
+        _sleep_until(p["start_at"] + p["until"])
     return out
 
 
 def capacity(p):
-    got, _eff = nm.iperf3(p["address"], 0, p["duration"], p["port"])
+    """UDP the router receives when offered far more than it carries (full-size datagrams):
+    its limit is in packets per second, which TCP's large segments would hide."""
+    got, _eff = nm.iperf3(p["address"], 2e9, p["duration"], p["port"], udp=True)
     return got
 
 

