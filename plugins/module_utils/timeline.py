@@ -86,11 +86,12 @@ def _split_outside_brackets(text, sep):
     return parts
 
 
-def parse_partition(spec, sites, expand_range=expand_range):
+def parse_partition(spec, sites, expand_range=expand_range, rest=True):
     """'grp3' | 'grp[2-3]' | 'grp1,grp2/grp3' | ['grp1', 'grp2'] -> [[site]] groups cut apart.
 
-    Groups are separated by '/', sites inside a group by ',' (outside of ranges). Sites not
-    named form one more group ("the rest"). Raises ValueError(problem, fix)."""
+    Groups are separated by '/', sites inside a group by ',' (outside of ranges). With `rest`,
+    the sites not named form one more group (a partition); without, only the named groups are
+    cut from each other (a flapping link). Raises ValueError(problem, fix)."""
     if isinstance(spec, (list, tuple)):
         texts = [",".join(str(s) for s in spec)]
     else:
@@ -117,9 +118,9 @@ def parse_partition(spec, sites, expand_range=expand_range):
                 seen.add(name)
                 group.append(name)
         groups.append(group)
-    rest = [s for s in known if s not in seen]
-    if rest:
-        groups.append(rest)
+    others = [s for s in known if s not in seen]
+    if others and rest:
+        groups.append(others)
     if len(groups) < 2:
         raise ValueError("%r leaves every site on one side: nothing is cut" % spec,
                          "name the sites to cut off, e.g. grp3, or two groups, grp1/grp2")
@@ -214,7 +215,8 @@ def parse_timeline(data, path, sites, expand_range=expand_range, parse_constrain
         where = _line(event, kind) or line
         try:
             if kind in ("partition", "flap"):
-                groups = parse_partition(event[kind], sites, expand_range)
+                groups = parse_partition(event[kind], sites, expand_range,
+                                         rest=kind == "partition")
                 pairs = cut_pairs(groups)
                 what = "%s %s" % (kind, " / ".join(",".join(g) for g in groups))
                 if kind == "partition":

@@ -49,7 +49,10 @@ options:
     elements: dict
     default: []
   start_at:
-    description: O(state=timeline), epoch second of offset 0 (default, now).
+    description:
+      - O(state=timeline), epoch second of offset 0 (default, now).
+      - A host that starts the timeline after that moves it to its own start; each log entry
+        says by how much (C(shifted_s)).
     type: float
   log:
     description: O(state=timeline) and O(state=log), the JSON-lines event log on this host.
@@ -186,6 +189,9 @@ ARGUMENT_SPEC = dict(
 )
 
 
+LATE_S = 0.5
+
+
 def current_rules():
     """[(from or None, to)] of the cut rules in force (our preference only)."""
     proc = subprocess.run(["ip", "-j", "rule", "show", "pref", str(tl.RULE_PREF)],
@@ -240,6 +246,13 @@ def _set_commands(p, action, links):
 
 def run_timeline(p):
     start = p["start_at"] or time.time()
+    shifted = time.time() - start
+    if shifted > LATE_S:
+        # this host started after offset 0 (a busy or slow node): the timeline keeps its
+        # shape from now on, and every entry says by how much it moved
+        start += shifted + LATE_S
+    else:
+        shifted = 0.0
     links = nm.normalize_links(p["links"])
     host = p["host"] or socket.gethostname()
     entries = []
@@ -266,6 +279,7 @@ def run_timeline(p):
                 error = str(exc)
             entry = tl.log_entry(action, asked, began, time.time(), ok=not error,
                                  error=error or None, host=host)
+            entry["shifted_s"] = round(shifted, 3)
             entries.append(entry)
             log.write(json.dumps(entry) + "\n")
             log.flush()

@@ -82,8 +82,9 @@ def bed():
             h.force_cleanup(environment, bed.env_dir)
 
 
-def fping(bed, src, targets, count=20, period_ms=20):
-    """{target name: (loss %, median RTT ms or None)} from node src."""
+def fping(bed, src, targets, count=30, period_ms=20):
+    """{target name: (loss %, RTT ms or None)} from node src. The RTT is the 10th percentile:
+    the machine is shared, and a busy scheduler only adds delay to what netem gives."""
     hosts = bed.hosts()
     addrs = {hosts[t]["address"]: t for t in targets}
     proc = h.dexec(bed.container(src), "fping", "-q", "-C", str(count), "-p", str(period_ms),
@@ -94,7 +95,7 @@ def fping(bed, src, targets, count=20, period_ms=20):
             addr, values = line.split(" : ", 1)
             got = sorted(float(v) for v in values.split() if v != "-")
             out[addrs[addr.strip()]] = (100.0 * (count - len(got)) / count,
-                                        got[len(got) // 2] if got else None)
+                                        got[len(got) // 10] if got else None)
     assert set(out) == set(targets), proc.stderr
     return out
 
@@ -118,6 +119,8 @@ def assert_every_pair_as_asked(m):
 
 
 def test_shaped_then_partitioned_then_healed(bed):
+    rc, out = bed.enos("tc", "--heal")       # no cut left over by an earlier run
+    assert rc == 0, out[-3000:]
     rc, out = bed.enos("tc")
     assert rc == 0, out[-3000:]
     before = matrix(bed)
@@ -139,6 +142,7 @@ def test_shaped_then_partitioned_then_healed(bed):
     gateway = h.resources(bed.env_dir)["router"]["interfaces"]["grp3"]["address"]
     for name in bed.hosts():
         if site(name) == "grp3":
+            h.dexec(bed.container(name), "fping", "-q", "-c", "2", gateway)       # ARP first
             proc = h.dexec(bed.container(name), "fping", "-q", "-c", "10", "-p", "20", gateway)
             assert "xmt/rcv/%loss = 10/10/0%" in proc.stderr, proc.stderr
     rc, again = bed.enos("tc", "--partition", "grp3")

@@ -59,9 +59,14 @@ def test_timeline_actions_in_time_order():
     assert ops[:3] == [(0, "cut"), (0.5, "set"), (20, "restore")]
     flap = [a for a in actions if a["event"] == 2]
     assert [a["at"] for a in flap] == [30, 32, 40, 42, 50, 52]
-    assert flap[0]["pairs"] == [["grp1", "grp2"], ["grp1", "grp4"], ["grp2", "grp3"],
-                                ["grp2", "grp4"]] or flap[0]["pairs"]
+    assert flap[0]["pairs"] == [["grp1", "grp2"]]
     assert actions[2]["pairs"] == [["grp1", "grp3"], ["grp2", "grp3"], ["grp3", "grp4"]]
+
+
+def test_a_flap_cuts_only_between_its_groups_not_the_rest():
+    actions = parse("network_events:\n  - {at: 0, flap: 'grp1/grp2', down: 2, every: 10, until: 20}\n")
+    assert actions[0]["pairs"] == [["grp1", "grp2"]]
+    assert "nothing is cut" in errors("network_events:\n  - {at: 0, flap: grp1, down: 1, every: 5, until: 9}\n")
 
 
 def test_two_sided_flap_cuts_only_between_the_groups():
