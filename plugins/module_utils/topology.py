@@ -55,8 +55,36 @@ NETWORK_CONSTRAINT_KEYS = ("enable", "default_delay", "default_rate", "default_l
 CONSTRAINT_KEYS = ("src", "dst", "delay", "rate", "loss", "jitter", "symmetric", "symetric",
                    "network")
 STATIC_HOST_KEYS = ("address", "alias", "user", "keyfile", "port", "extra")
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-RANGE_RE = re.compile(r"^(?P<prefix>[A-Za-z0-9_-]*)\[(?P<spec>[^\]]*)\](?P<suffix>[A-Za-z0-9_-]*)$")
+MACHINE_KEYS = ("roles", "role", "number", "nodes", "cluster", "flavour", "flavor") + STATIC_HOST_KEYS
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+RANGE_RE = re.compile(r"(?P<prefix>[A-Za-z0-9_-]*)\[(?P<spec>[^\]]*)\](?P<suffix>[A-Za-z0-9_-]*)")
+ASCII_NUMBER_RE = re.compile(r"[0-9]+")
+# characters no group, site, cluster or role name may hold: they are invisible in reports
+CONTROL_OR_SPACE_RE = re.compile(r"[\x00-\x20\x7f-\x9f]|\s")
+
+# Groups the inventory makes itself: a site, cluster or role of the same name would merge with them.
+ANSIBLE_GROUPS = ("all", "ungrouped")
+OUR_GROUPS = ("baremetal", "enos_registry", "enos_influx", "enos_grafana", "enos_bench",
+              "enos_wan_router")
+KOLLA_TOP_GROUPS = ("control", "network", "compute", "storage", "monitoring", "deployment")
+# Kolla's service groups most often named as roles (EnOS lets a role be a Kolla group): a site or
+# cluster named like one of them would put the whole site into that service.
+KOLLA_SERVICE_GROUPS = (
+    "haproxy", "loadbalancer", "mariadb", "rabbitmq", "memcached", "keystone", "glance",
+    "nova", "nova-api", "nova-conductor", "nova-scheduler", "nova-compute", "nova-novncproxy",
+    "neutron", "neutron-server", "placement", "cinder", "heat", "horizon", "openvswitch",
+    "ovn", "etcd", "redis", "prometheus", "grafana", "influxdb", "tgtd", "iscsid", "multipathd")
+
+# Bounds: beyond them a file would cost minutes or gigabytes before anyone sees a result.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_YAML_NODES = 200000          # after alias expansion (a "billion laughs" file expands to 10^9)
+MAX_YAML_DEPTH = 40
+MAX_RANGE = 10000                # names out of one range
+MAX_SITES = 2000                 # the constraints matrix is sites^2
+MAX_HOSTS = 100000
+MAX_DELAY_US = 60 * 1000000      # a minute one-way
+MIN_RATE_BPS = 8                 # tc's smallest rate: one byte per second
+MAX_RATE_BPS = 10 ** 13          # 10 tbit
 
 
 # --------------------------------------------------------------------------- errors
@@ -117,6 +145,11 @@ def _yaml_loader(path, problems):
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
+            if isinstance(key, (list, dict)):
+                problems.append(Problem(path, line, None, "a %s is used as a key"
+                                        % ("list" if isinstance(key, list) else "mapping"),
+                                        "keys are names: write `name: value`"))
+                continue
             if id(key_node) in own:
                 if key in own_lines:
                     problems.append(Problem(path, line, key, "duplicate key (first at line %d)"
@@ -147,12 +180,85 @@ def plain(value):
     return value
 
 
-def read_yaml(text, path):
-    """Parse YAML text into Located mappings; raise TopologyError on syntax or duplicate keys."""
+def _check_size(root, path):
+    """Refuse a YAML graph whose expansion (aliases copied where they are used) or nesting is
+    beyond the bounds, before anything is constructed from it."""
     import yaml
+    expanded, depth = {}, {}
+    # post-order walk without recursion: aliases share nodes, so each node is sized once
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in expanded:
+            continue
+        children = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if not done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in expanded)
+            continue
+        expanded[key] = 1 + sum(expanded.get(id(c), 1) for c in children)
+        depth[key] = 1 + max([depth.get(id(c), 1) for c in children] or [0])
+        if expanded[key] > MAX_YAML_NODES:
+            raise TopologyError([Problem(path, node.start_mark.line + 1, None,
+                                         "the YAML expands to more than %d values (aliases "
+                                         "copied where they are used)" % MAX_YAML_NODES,
+                                         "write the values out, or use fewer nested aliases")])
+        if depth[key] > MAX_YAML_DEPTH:
+            raise TopologyError([Problem(path, node.start_mark.line + 1, None,
+                                         "the YAML nests deeper than %d levels" % MAX_YAML_DEPTH,
+                                         "a topology needs a handful of levels: flatten it")])
+
+
+_FLOW_BRACKET_RE = re.compile(r"[\[\]{}]")
+
+
+def _check_depth(text, path):
+    """PyYAML composes nodes recursively: refuse deep nesting from the event stream first."""
+    import yaml
+    # PyYAML's scanner is quadratic in flow nesting ([[[...): bound the brackets first
+    depth = 0
+    for match in _FLOW_BRACKET_RE.finditer(text):
+        depth = depth + 1 if match.group() in "[{" else max(0, depth - 1)
+        if depth > MAX_YAML_DEPTH:
+            raise TopologyError([Problem(path, text.count("\n", 0, match.start()) + 1, None,
+                                         "the YAML nests deeper than %d levels" % MAX_YAML_DEPTH,
+                                         "a topology needs a handful of levels: flatten it")])
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise TopologyError([Problem(path, event.start_mark.line + 1, None,
+                                             "the YAML nests deeper than %d levels"
+                                             % MAX_YAML_DEPTH,
+                                             "a topology needs a handful of levels: flatten it")])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def read_yaml(text, path):
+    """Parse YAML text into Located mappings; raise TopologyError on syntax or duplicate keys,
+    and on files whose size, nesting or alias expansion is beyond the bounds."""
+    import yaml
+    if len(text) > MAX_FILE_BYTES:
+        raise TopologyError([Problem(path, None, None, "the file is larger than %d MiB"
+                                     % (MAX_FILE_BYTES // 2 ** 20),
+                                     "a topology is a few kilobytes: describe sites with ranges "
+                                     "(grp[1-500]) rather than one by one")])
     problems = []
+    loader = _yaml_loader(path, problems)(text)
     try:
-        data = yaml.load(text, Loader=_yaml_loader(path, problems))  # nosec: SafeLoader subclass
+        _check_depth(text, path)
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _check_size(root, path)
+        data = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -160,9 +266,46 @@ def read_yaml(text, path):
                                      "fix the indentation or quoting near this line")])
     except yaml.YAMLError as exc:
         raise TopologyError([Problem(path, None, None, "YAML error: %s" % exc, "fix the file")])
+    finally:
+        loader.dispose()
     if problems:
         raise TopologyError(problems)
     return data
+
+
+def read_text(path):
+    """The text of a topology file; refuses what is not a readable regular UTF-8 file of a
+    sensible size (a FIFO would block, /dev/zero would never end)."""
+    import os
+    import stat
+
+    def refuse(problem, fix, line=None):
+        raise TopologyError([Problem(path, line, None, problem, fix)])
+
+    try:
+        info = os.stat(path)
+    except (IOError, OSError) as exc:
+        refuse("cannot read the file: %s" % (exc.strerror or exc),
+               "give the path of an existing topology file, or write one with `enos new`")
+    if stat.S_ISDIR(info.st_mode):
+        refuse("is a directory", "give the topology file inside it, e.g. %s"
+               % os.path.join(str(path), "reservation.yaml"))
+    if not stat.S_ISREG(info.st_mode):
+        refuse("is not a regular file (a pipe, a device or a socket)",
+               "save the topology to a file and give its path")
+    if info.st_size > MAX_FILE_BYTES:
+        refuse("the file is larger than %d MiB" % (MAX_FILE_BYTES // 2 ** 20),
+               "a topology is a few kilobytes: describe sites with ranges (grp[1-500])")
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except (IOError, OSError) as exc:
+        refuse("cannot read the file: %s" % (exc.strerror or exc), "check its permissions")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        refuse("not UTF-8 text (byte 0x%02x at offset %d)" % (raw[exc.start], exc.start),
+               "save the file as UTF-8", line=raw[:exc.start].count(b"\n") + 1)
 
 
 # --------------------------------------------------------------------------- units
@@ -263,7 +406,7 @@ def expand_range(name):
     text = str(name)
     if "[" not in text and "]" not in text:
         return [text]
-    match = RANGE_RE.match(text)
+    match = RANGE_RE.fullmatch(text)
     if not match:
         raise UnitError("malformed range %r (write e.g. grp[2-4] or grp[1,3,5-7])" % text)
     names = []
@@ -395,15 +538,7 @@ class Topology(object):
 
 def load_topology(path):
     """Read and validate a topology file; raise TopologyError listing every problem."""
-    try:
-        with open(path) as handle:
-            text = handle.read()
-    except (IOError, OSError) as exc:
-        raise TopologyError([Problem(path, None, None, "cannot read the file: %s"
-                                     % getattr(exc, "strerror", exc),
-                                     "give the path of an existing topology file, "
-                                     "or write one with `enos new`")])
-    return parse_topology(read_yaml(text, path), path)
+    return parse_topology(read_yaml(read_text(path), path), path)
 
 
 def parse_topology(data, path="<topology>"):
@@ -557,7 +692,7 @@ class _Parser(object):
             return
         for role, count in roles_counts.items():
             key = "%s.%s" % (dotted, role)
-            if not isinstance(role, str) or not NAME_RE.match(role):
+            if not isinstance(role, str) or not NAME_RE.fullmatch(role):
                 self.error(lines, role, key, "%r is not a valid role name" % (role,),
                            "use letters, digits, - and _ (e.g. compute, nova-conductor)")
                 continue
@@ -614,7 +749,7 @@ class _Parser(object):
                            "write e.g. `%s: {paravance: {compute: 1}}`" % group_key)
                 continue
             for site in sites:
-                if not NAME_RE.match(site):
+                if not NAME_RE.fullmatch(site):
                     self.error(topology, group_key, dotted, "%r is not a valid site name" % site,
                                "start with a letter; use letters, digits, - and _")
                     continue
