@@ -13,6 +13,7 @@ as ``FILE:LINE: key: problem (what to do)`` before anything is provisioned.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections import OrderedDict
 
@@ -324,14 +325,17 @@ class UnitError(ValueError):
     pass
 
 
-def _split_number(value, what, example):
-    if isinstance(value, bool):
-        raise UnitError("%r is not a %s" % (value, what))
+def _split_number(value, what, example, bare=False):
+    """(number, unit or None). A number without unit is refused unless it is 0 or `bare`."""
+    if isinstance(value, bool) or value is None:
+        raise UnitError("%r is not a %s (write e.g. %s)" % (value, what, example))
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise UnitError("%r is not a %s (write e.g. %s)" % (value, what, example))
         if value < 0:
             raise UnitError("%s must not be negative (write e.g. %s)" % (what, example))
-        if value == 0:
-            return 0.0, None
+        if value == 0 or bare:
+            return float(value), None
         raise UnitError("%r has no unit (write e.g. %s)" % (value, example))
     text = str(value).strip()
     if text.startswith("-"):
@@ -341,19 +345,26 @@ def _split_number(value, what, example):
         raise UnitError("%r is not a %s (write e.g. %s)" % (value, what, example))
     number = float(match.group("num"))
     unit = match.group("unit").lower() or None
-    if unit is None and number != 0:
+    if unit is None and number != 0 and not bare:
         raise UnitError("%r has no unit (write e.g. %s)" % (value, example))
     return number, unit
 
 
 def parse_delay(value):
-    """'10ms' -> 10000 (microseconds). Units: us, ms, s (tc's spellings)."""
+    """'10ms' -> 10000 (microseconds). Units: us, ms, s (tc's spellings); 1us to 60s."""
     number, unit = _split_number(value, "delay", "10ms, 500us or 1s")
     if unit is None:
         return 0
     if unit not in _DELAY_UNITS:
         raise UnitError("unknown delay unit %r in %r (use us, ms or s)" % (unit, value))
-    return int(round(number * _DELAY_UNITS[unit]))
+    exact = number * _DELAY_UNITS[unit]
+    if 0 < exact < 1:
+        raise UnitError("delay %r is below 1us, the resolution of tc: it would round to no delay "
+                        "(write 0, or at least 1us)" % (value,))
+    if exact > MAX_DELAY_US:
+        raise UnitError("delay %r is above the limit of %s (write at most %s)"
+                        % (value, format_delay(MAX_DELAY_US), format_delay(MAX_DELAY_US)))
+    return int(round(exact))
 
 
 def parse_rate(value):
@@ -365,20 +376,24 @@ def parse_rate(value):
         raise UnitError("unknown rate unit %r in %r (use bit, kbit, mbit, gbit, or bps, "
                         "kbps, mbps, gbps for bytes per second)" % (unit, value))
     bits = int(round(number * _RATE_UNITS[unit]))
-    if bits <= 0:
-        raise UnitError("rate %r is below 1 bit/s" % (value,))
+    if bits < MIN_RATE_BPS:
+        raise UnitError("rate %r is below tc's smallest rate, %dbit (one byte per second) "
+                        "(write at least 8bit, or leave `rate` out for no limit)"
+                        % (value, MIN_RATE_BPS))
+    if bits > MAX_RATE_BPS:
+        raise UnitError("rate %r is above the limit of %s (write at most %s, or leave `rate` "
+                        "out for no limit)" % (value, format_rate(MAX_RATE_BPS),
+                                                format_rate(MAX_RATE_BPS)))
     return bits
 
 
 def parse_loss(value):
-    """'0.1%' -> 0.1 (percent). 0 may be written without a unit."""
-    number, unit = _split_number(value, "loss", "0.1%")
-    if unit is None:
-        return 0.0
-    if unit != "%":
+    """'0.1%' -> 0.1 (percent). A bare number is a percentage too (EnOSlib: `loss: 0.1`)."""
+    number, unit = _split_number(value, "loss", "0.1%", bare=True)
+    if unit not in (None, "%"):
         raise UnitError("unknown loss unit %r in %r (write a percentage, e.g. 0.1%%)" % (unit, value))
     if number > 100:
-        raise UnitError("loss %r is above 100%%" % (value,))
+        raise UnitError("loss %r is above 100%% (write a percentage between 0 and 100)" % (value,))
     return number
 
 
@@ -391,7 +406,7 @@ def format_delay(us):
 
 
 def format_rate(bps):
-    for unit, factor in (("gbit", 10 ** 9), ("mbit", 10 ** 6), ("kbit", 10 ** 3)):
+    for unit, factor in (("tbit", 10 ** 12), ("gbit", 10 ** 9), ("mbit", 10 ** 6), ("kbit", 10 ** 3)):
         if bps % factor == 0:
             return "%d%s" % (bps // factor, unit)
     return "%dbit" % bps

@@ -253,7 +253,7 @@ def test_parse_delay(text, us):
 
 
 @pytest.mark.parametrize("text, bps", [
-    ("1bit", 1), ("64kbit", 64000), ("100mbit", 10 ** 8), ("1gbit", 10 ** 9), ("2.5gbit", 25 * 10 ** 8),
+    ("8bit", 8), ("64kbit", 64000), ("10tbit", 10 ** 13), ("100mbit", 10 ** 8), ("1gbit", 10 ** 9), ("2.5gbit", 25 * 10 ** 8),
     # the bps forms are bytes per second, as in tc
     ("1bps", 8), ("1kbps", 8000), ("10mbps", 8 * 10 ** 7), ("1gbps", 8 * 10 ** 9),
 ])
@@ -262,7 +262,9 @@ def test_parse_rate(text, bps):
 
 
 @pytest.mark.parametrize("text, pct", [("0.1%", 0.1), ("2%", 2.0), ("100%", 100.0), ("0%", 0.0),
-                                       (0, 0.0), ("0", 0.0)])
+                                       (0, 0.0), ("0", 0.0),
+                                       # EnOSlib documents loss as a bare percentage
+                                       (0.5, 0.5), ("1", 1.0), (1, 1.0)])
 def test_parse_loss(text, pct):
     assert parse_loss(text) == pct
 
@@ -270,7 +272,6 @@ def test_parse_loss(text, pct):
 @pytest.mark.parametrize("parser, value", [
     (parse_delay, 10), (parse_delay, "10"), (parse_delay, 1.5),
     (parse_rate, 100), (parse_rate, "100"),
-    (parse_loss, 0.5), (parse_loss, "1"),
 ])
 def test_unitless_non_zero_refused(parser, value):
     with pytest.raises(ValueError, match="no unit"):
@@ -300,9 +301,29 @@ def test_unknown_unit_names_the_units_to_use(parser, units):
         assert re.search(r"\b%s\b" % re.escape(unit) if unit != "%" else "%", message), (unit, message)
 
 
-def test_loss_above_100_refused():
+@pytest.mark.parametrize("value", ["101%", 101, "100.5"])
+def test_loss_above_100_refused(value):
     with pytest.raises(ValueError, match="above 100"):
-        parse_loss("101%")
+        parse_loss(value)
+
+
+@pytest.mark.parametrize("parser, value, limit", [
+    # would round to no delay at all: refused rather than silently unshaped
+    (parse_delay, "0.4us", "below 1us"), (parse_delay, "0.0001ms", "below 1us"),
+    (parse_delay, "61s", "at most 60s"), (parse_delay, "99999999999999999999ms", "at most 60s"),
+    (parse_rate, "1bit", "at least 8bit"), (parse_rate, "0.5bps", "at least 8bit"),
+    (parse_rate, "11tbit", "at most 10tbit"),
+    (parse_loss, float("nan"), "not a loss"), (parse_delay, float("inf"), "not a delay"),
+    (parse_delay, None, "not a delay"), (parse_loss, True, "not a loss"),
+])
+def test_out_of_bounds_values_name_the_limit(parser, value, limit):
+    with pytest.raises(ValueError, match=limit):
+        parser(value)
+
+
+def test_bounds_accept_their_limits():
+    assert parse_delay("1us") == 1 and parse_delay("60s") == 60 * 10 ** 6
+    assert parse_rate("8bit") == 8 and parse_rate("1bps") == 8
 
 
 # --------------------------------------------------------------------------- ranges
