@@ -22,7 +22,7 @@ if os.path.isdir(os.path.join(COLLECTIONS, "ansible_collections", "edge", "enos"
 
 from ansible_collections.edge.enos.plugins.module_utils.cloud_info import cloud_summary, summary_lines  # noqa: E402
 from ansible_collections.edge.enos.plugins.module_utils.topology import (  # noqa: E402
-    TopologyError, format_delay, format_rate, load_topology)
+    TopologyError, format_delay, format_rate, load_topology, parse_topology, read_yaml)
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
 DEFAULT_TOPOLOGY = "reservation.yaml"
@@ -237,17 +237,7 @@ plugin: edge.enos.topology
 provider:
   type: {provider}
 {provider_block}
-# Sites (groups) -> cluster (or flavour) -> role -> number of machines.
-# Ranges describe many sites at once: grp[2-4] is grp2, grp3 and grp4.
-topology:
-  grp1:
-    {cluster}:
-      control: 1
-      network: 1
-  grp[2-3]:
-    {cluster}:
-      compute: 1
-
+{topology_block}
 # internal: a registry on one node serves the others; external: {{type: external, ip, port}}; none
 registry:
   type: internal
@@ -274,6 +264,38 @@ network_constraints:
       symmetric: true
 """
 
+COUNTED_TOPOLOGY = """\
+# Sites (groups) -> cluster (or flavour) -> role -> number of machines.
+# Ranges describe many sites at once: grp[2-4] is grp2, grp3 and grp4.
+topology:
+  grp1:
+    {cluster}:
+      control: 1
+      network: 1
+  grp[2-3]:
+    {cluster}:
+      compute: 1
+"""
+
+# Static machines have addresses: one per host, so no ranges. The addresses below are from
+# TEST-NET-1 (192.0.2.0/24, never routed): replace them, and the user and key, with your own.
+STATIC_TOPOLOGY = """\
+# Sites (groups) -> role -> one host or a list of hosts {{address, alias, user, keyfile, port}}.
+# Replace the addresses (192.0.2.x is a documentation range), user and keyfile with yours.
+topology:
+  grp1:
+    control:
+      {{address: 192.0.2.11, alias: node-1, user: root, keyfile: ~/.ssh/id_rsa, port: 22}}
+    network:
+      {{address: 192.0.2.12, alias: node-2, user: root, keyfile: ~/.ssh/id_rsa, port: 22}}
+  grp2:
+    compute:
+      - {{address: 192.0.2.13, alias: node-3, user: root, keyfile: ~/.ssh/id_rsa, port: 22}}
+  grp3:
+    compute:
+      - {{address: 192.0.2.14, alias: node-4, user: root, keyfile: ~/.ssh/id_rsa, port: 22}}
+"""
+
 PROVIDER_BLOCKS = {
     "local": ("  memory_per_node: 2g\n", "local"),
     "static": ("", "static"),
@@ -290,10 +312,17 @@ def cmd_new(args):
         raise UsageError("%s exists; nothing was written (use --force to overwrite it, or "
                          "-o OTHER.yaml)" % name)
     block, cluster = PROVIDER_BLOCKS[args.provider]
-    text = STARTER.format(name=name, provider=args.provider, provider_block=block, cluster=cluster)
-    with open(name, "w") as handle:
-        handle.write(text)
-    load_topology(name)
+    topology = (STATIC_TOPOLOGY if args.provider == "static" else COUNTED_TOPOLOGY).format(
+        cluster=cluster)
+    text = STARTER.format(name=name, provider=args.provider, provider_block=block,
+                          topology_block=topology)
+    parse_topology(read_yaml(text, name), name)  # what we write must check
+    try:
+        with open(name, "w") as handle:
+            handle.write(text)
+    except (IOError, OSError) as exc:
+        raise UsageError("cannot write %s: %s (give a writable path with -o FILE)"
+                         % (name, exc.strerror or exc))
     print("wrote %s (provider %s): edit it, then `enos check -f %s`" % (name, args.provider, name))
     return EXIT_OK
 

@@ -76,6 +76,10 @@ KOLLA_SERVICE_GROUPS = (
     "neutron", "neutron-server", "placement", "cinder", "heat", "horizon", "openvswitch",
     "ovn", "etcd", "redis", "prometheus", "grafana", "influxdb", "tgtd", "iscsid", "multipathd")
 
+RESERVED_ROLES = ANSIBLE_GROUPS + OUR_GROUPS + ("enos_*", "deployment")
+RESERVED_SITES = RESERVED_ROLES + KOLLA_TOP_GROUPS + KOLLA_SERVICE_GROUPS
+RESERVED_CLUSTERS = RESERVED_SITES
+
 # Bounds: beyond them a file would cost minutes or gigabytes before anyone sees a result.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_YAML_NODES = 200000          # after alias expansion (a "billion laughs" file expands to 10^9)
@@ -428,13 +432,18 @@ def expand_range(name):
     for part in match.group("spec").split(","):
         part = part.strip()
         bounds = part.split("-")
-        if not part or len(bounds) > 2 or not all(b.isdigit() for b in bounds):
-            raise UnitError("malformed range %r: %r is not N or N-M (write e.g. grp[2-4])"
-                            % (text, part))
+        # only ASCII digits: str.isdigit() also takes '²' or '١', which are not 1, 2, 3
+        if not part or len(bounds) > 2 or not all(ASCII_NUMBER_RE.fullmatch(b) for b in bounds):
+            raise UnitError("malformed range %r: %r is not N or N-M with digits 0-9 "
+                            "(write e.g. grp[2-4])" % (text, part))
         low, high = int(bounds[0]), int(bounds[-1])
         if low > high:
             raise UnitError("malformed range %r: %d-%d goes downwards (write %d-%d)"
                             % (text, low, high, high, low))
+        if len(names) + high - low + 1 > MAX_RANGE:
+            raise UnitError("range %r gives more than %d names (split the topology, or "
+                            "describe at most %d sites or hosts per range)"
+                            % (text, MAX_RANGE, MAX_RANGE))
         width = len(bounds[0]) if bounds[0].startswith("0") else 0
         names.extend("%s%0*d%s" % (match.group("prefix"), width, i, match.group("suffix"))
                      for i in range(low, high + 1))
@@ -577,20 +586,59 @@ def _is_count(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_static_entry(value):
+    """A static host ({address: ...}) or a list of them, rather than counts of machines."""
+    return isinstance(value, list) or (isinstance(value, dict) and "address" in value)
+
+
+def _name_problem(name, what, reserved=()):
+    """(problem, fix) when `name` cannot name a site, cluster or role; else None."""
+    if name is None:
+        return ("a null key cannot name a %s" % what,
+                "write the %s's name before the colon" % what)
+    if isinstance(name, bool):
+        return ("YAML reads this key as the boolean %s, not as a %s name" % (str(name).lower(), what),
+                "quote it (yes, no, on, off, true and false are booleans in YAML)")
+    if not isinstance(name, str):
+        return ("%r is a %s, not a %s name" % (name, type(name).__name__, what),
+                "start the name with a letter, e.g. %s%s" % (what[:3], name))
+    if not name or CONTROL_OR_SPACE_RE.search(name):
+        return ("%r holds whitespace or a control character" % name,
+                "use letters, digits, - and _ only")
+    if name in reserved or (name.startswith("enos_") and "enos_*" in reserved):
+        return ("%r is a group the inventory makes itself (%s): a %s of that name would merge "
+                "with it" % (name, _group_origin(name), what),
+                "rename the %s, e.g. %s-%s" % (what, what, name))
+    return None
+
+
+def _group_origin(name):
+    if name in ANSIBLE_GROUPS:
+        return "Ansible's own group"
+    if name in OUR_GROUPS or name.startswith("enos_"):
+        return "edge.enos's group"
+    return "Kolla's group"
+
+
 class _Parser(object):
 
     def __init__(self, data, path):
         self.data, self.path = data, path
         self.problems = []
         self.topo = Topology(path)
+        self.places = OrderedDict()   # (kind, name) -> where it is first named, for messages
+        self.static_hosts = {}        # alias or address -> (host, line, fields)
+        self.too_many = False
 
     # helpers ---------------------------------------------------------------
     def error(self, container, key, dotted, problem, fix=None):
         self.problems.append(Problem(self.path, _line(container, key), dotted, problem, fix))
 
     def warn(self, container, key, dotted, message):
-        self.topo.warnings.append(str(Problem(self.path, _line(container, key), dotted,
-                                              "deprecated: " + message)))
+        self.notice(container, key, dotted, "deprecated: " + message)
+
+    def notice(self, container, key, dotted, message):
+        self.topo.warnings.append(str(Problem(self.path, _line(container, key), dotted, message)))
 
     def unknown_keys(self, container, known, dotted):
         """An error for every key of `container` that is not in `known`, with a did-you-mean."""
@@ -666,19 +714,20 @@ class _Parser(object):
     # machines --------------------------------------------------------------
     def parse_machines(self, data):
         provider = data.get("provider") if isinstance(data.get("provider"), dict) else {}
-        has_topology = "topology" in data
-        has_resources = "resources" in data
-        has_machines = isinstance(provider.get("resources"), dict)
-        if has_topology:
-            if has_resources:
-                self.warn(data, "resources", "resources",
-                          "`topology` is given, so `resources` is ignored (as in EnOS); "
-                          "remove one of them")
+        resources = data.get("resources")
+        static = self.topo.provider.get("type") == "static"
+        if "topology" in data:
+            if "resources" in data:
+                self.notice(data, "resources", "resources",
+                            "`topology` is given, so `resources` is ignored (as in EnOS); "
+                            "remove one of them")
             self.parse_grouped(data)
-        elif has_machines and not has_resources:
-            self.parse_provider_machines(provider)
-        elif has_resources:
-            if self.topo.provider.get("type") == "static" or self._looks_static(data["resources"]):
+        elif isinstance(provider.get("resources"), dict) and "resources" not in data:
+            self.parse_provider_machines(provider["resources"], "provider.resources")
+        elif isinstance(resources, dict) and "machines" in resources:
+            self.parse_provider_machines(resources, "resources")  # EnOS 8 / EnOSlib form
+        elif "resources" in data:
+            if static or self._looks_static(resources):
                 self.parse_static(data)
             else:
                 self.parse_flat(data)
@@ -688,15 +737,33 @@ class _Parser(object):
                        "add `resources:` (role: count), `topology:` (site: cluster: role: count) "
                        "or `provider.resources.machines`")
         if not self.topo.hosts and not self.problems:
-            self.error(data, "topology" if has_topology else "resources",
-                       "topology" if has_topology else "resources",
+            self.error(data, "topology" if "topology" in data else "resources",
+                       "topology" if "topology" in data else "resources",
                        "zero machines in total", "ask for at least one machine")
+        if static and not self.problems:
+            missing = [h.name for h in self.topo.hosts if not h.address]
+            if missing:
+                key = "topology" if "topology" in data else "resources"
+                self.error(data, key, key, "the static provider needs the address of every "
+                           "machine; %s ha%s none" % (", ".join(missing[:5]),
+                                                     "s" if len(missing) == 1 else "ve"),
+                           "write each machine as `{address: 10.0.0.5, user: root, keyfile: "
+                           "~/.ssh/id_rsa}` under its role (see `enos new -p static`)")
         self._check_unique_names()
+        self._check_group_collisions()
 
     def _looks_static(self, resources):
-        return isinstance(resources, dict) and any(
-            isinstance(v, list) or (isinstance(v, dict) and "address" in v)
-            for v in resources.values())
+        return isinstance(resources, dict) and any(_is_static_entry(v) for v in resources.values())
+
+    def name_ok(self, container, key, dotted, name, what, reserved=()):
+        """Whether `name` may name a site, cluster or role (an error says why not)."""
+        problem = _name_problem(name, what, reserved)
+        if problem:
+            self.error(container, key, dotted, *problem)
+        return problem is None
+
+    def _place(self, kind, name, container, key, dotted):
+        self.places.setdefault((kind, name), (container, key, dotted))
 
     def _add_counted(self, site, cluster, roles_counts, container, dotted, counters, lines=None):
         """roles_counts: {role: count} under a cluster (or flat); lines: where the roles are."""
@@ -707,7 +774,9 @@ class _Parser(object):
             return
         for role, count in roles_counts.items():
             key = "%s.%s" % (dotted, role)
-            if not isinstance(role, str) or not NAME_RE.fullmatch(role):
+            if not self.name_ok(lines, role, key, role, "role", RESERVED_ROLES):
+                continue
+            if not NAME_RE.fullmatch(role):
                 self.error(lines, role, key, "%r is not a valid role name" % (role,),
                            "use letters, digits, - and _ (e.g. compute, nova-conductor)")
                 continue
@@ -719,8 +788,20 @@ class _Parser(object):
                 self.error(lines, role, key, "negative machine count %d" % count,
                            "write 0 or more")
                 continue
+            if not self._room_for(count, lines, role, key):
+                return
+            self._place("role", role, lines, role, key)
             for _number in range(count):
                 self._new_host(site, [role], cluster, counters)
+
+    def _room_for(self, count, container, key, dotted):
+        if len(self.topo.hosts) + count <= MAX_HOSTS:
+            return True
+        if not self.too_many:
+            self.error(container, key, dotted, "more than %d machines in total" % MAX_HOSTS,
+                       "describe at most %d machines, or split the experiment" % MAX_HOSTS)
+        self.too_many = True
+        return False
 
     def _new_host(self, site, roles, cluster, counters, name=None, **attrs):
         prefix = "%s-%s" % (site, roles[0]) if self.topo.grouped else roles[0]
@@ -738,9 +819,13 @@ class _Parser(object):
         counters = {}
         for key, value in resources.items():
             if isinstance(value, dict):
+                dotted = "resources.%s" % key
+                if not self.name_ok(resources, key, dotted, key, "cluster", RESERVED_CLUSTERS):
+                    continue
+                self._place("cluster", key, resources, key, dotted)
                 for role, count in value.items():
-                    self._add_counted(role, key, {role: count}, value, "resources.%s" % key,
-                                      counters, lines=value)
+                    self._add_counted(role, key, {role: count}, value, dotted, counters,
+                                      lines=value)
             else:
                 self._add_counted(key, None, {key: value}, resources, "resources", counters,
                                   lines=resources)
@@ -754,6 +839,8 @@ class _Parser(object):
         seen = {}
         for group_key, clusters in topology.items():
             dotted = "topology.%s" % group_key
+            if not self.name_ok(topology, group_key, dotted, group_key, "site"):
+                continue
             try:
                 sites = expand_range(group_key)
             except UnitError as exc:
@@ -763,74 +850,133 @@ class _Parser(object):
                 self.error(topology, group_key, dotted, "must map clusters to {role: count}",
                            "write e.g. `%s: {paravance: {compute: 1}}`" % group_key)
                 continue
+            if len(seen) + len(sites) > MAX_SITES:
+                self.error(topology, group_key, dotted, "more than %d sites in total" % MAX_SITES,
+                           "describe at most %d sites (the WAN matrix grows as sites squared), "
+                           "or split the experiment" % MAX_SITES)
+                return
             for site in sites:
                 if not NAME_RE.fullmatch(site):
                     self.error(topology, group_key, dotted, "%r is not a valid site name" % site,
                                "start with a letter; use letters, digits, - and _")
+                    continue
+                if not self.name_ok(topology, group_key, dotted, site, "site", RESERVED_SITES):
                     continue
                 if site in seen:
                     self.error(topology, group_key, dotted, "site %r is described twice (also by "
                                "`%s`)" % (site, seen[site]), "describe each site once")
                     continue
                 seen[site] = group_key
+                self._place("site", site, topology, group_key, dotted)
                 for cluster, roles_counts in clusters.items():
+                    where = "%s.%s" % (dotted, cluster)
+                    if _is_static_entry(roles_counts):  # site -> role -> host or [hosts]
+                        if self.name_ok(clusters, cluster, where, cluster, "role", RESERVED_ROLES):
+                            self._place("role", cluster, clusters, cluster, where)
+                            self._static_hosts(site, cluster, roles_counts, clusters, cluster,
+                                               where, counters)
+                        continue
                     if _is_count(roles_counts):
-                        self.error(clusters, cluster, "%s.%s" % (dotted, cluster),
+                        self.error(clusters, cluster, where,
                                    "a site maps clusters to roles, not roles to counts",
                                    "write `%s: {<cluster>: {%s: %s}}`"
                                    % (group_key, cluster, roles_counts))
                         continue
-                    self._add_counted(site, cluster, roles_counts, clusters,
-                                      "%s.%s" % (dotted, cluster), counters)
+                    if not self.name_ok(clusters, cluster, where, cluster, "cluster",
+                                        RESERVED_CLUSTERS):
+                        continue
+                    self._place("cluster", cluster, clusters, cluster, where)
+                    self._add_counted(site, cluster, roles_counts, clusters, where, counters)
 
     def parse_static(self, data):
-        """resources: {role: [{address, alias, user, keyfile}] or {address...}}."""
+        """resources: {role: [{address, alias, user, keyfile, port}] or {address...}}."""
         resources = self.mapping(data, "resources", "resources")
         if resources is None:
             return
-        by_identity = OrderedDict()
         counters = {}
         for role, entries in resources.items():
             dotted = "resources.%s" % role
-            if isinstance(entries, dict):
-                entries = [entries]
-            if not isinstance(entries, list) or not entries:
-                self.error(resources, role, dotted, "static hosts must be a list of "
-                           "{address, alias, user, keyfile}",
-                           "write `%s: [{address: 10.0.0.5, user: root}]`" % role)
+            if not self.name_ok(resources, role, dotted, role, "role", RESERVED_ROLES):
                 continue
-            for index, entry in enumerate(entries):
-                item = "%s[%d]" % (dotted, index)
-                if not isinstance(entry, dict) or not entry.get("address"):
-                    self.error(entries if isinstance(entries, LocatedList) else resources,
-                               index if isinstance(entries, LocatedList) else role, item,
-                               "a static host needs an `address`",
-                               "write `{address: 10.0.0.5, user: root, keyfile: ~/.ssh/id_rsa}`")
-                    continue
-                self.unknown_keys(entry, STATIC_HOST_KEYS, item)
-                identity = entry.get("alias") or entry["address"]
-                if identity in by_identity:
-                    if role not in by_identity[identity].roles:
-                        by_identity[identity].roles.append(role)
-                    continue
-                name = str(entry.get("alias") or "%s-%d" % (role, counters.get(role, 0) + 1))
-                host = self._new_host(role, [role], None, counters, name=name,
-                                      address=str(entry["address"]), user=entry.get("user"),
-                                      keyfile=entry.get("keyfile"), port=entry.get("port"),
-                                      extra=entry.get("extra"))
-                by_identity[identity] = host
+            self._place("role", role, resources, role, dotted)
+            self._static_hosts(role, role, entries, resources, role, dotted, counters)
 
-    def parse_provider_machines(self, provider):
-        """provider.resources: {machines: [{role(s), number|nodes, cluster, flavo(u)r}], networks}."""
-        resources = provider["resources"]
+    def _static_hosts(self, site, role, entries, container, key, dotted, counters):
+        """One role's static hosts: a host mapping or a list of them."""
+        listed = isinstance(entries, list)
+        if not listed:
+            entries = [entries]
+        if not entries or not all(isinstance(e, dict) for e in entries):
+            self.error(container, key, dotted, "the static provider needs each machine's "
+                       "address: a host or a list of hosts {address, alias, user, keyfile, port}",
+                       "write `%s: [{address: 10.0.0.5, user: root}]`" % role)
+            return
+        for index, entry in enumerate(entries):
+            item = "%s[%d]" % (dotted, index) if listed else dotted
+            where = (entries, index) if isinstance(entries, LocatedList) else (container, key)
+            if self._static_entry_ok(entry, where, item):
+                self._add_static(entry, site, [role], None, counters, where, item)
+
+    def _static_entry_ok(self, entry, where, dotted):
+        ok = True
+        if not entry.get("address"):
+            self.error(where[0], where[1], dotted, "a static host needs an `address`",
+                       "write `{address: 10.0.0.5, user: root, keyfile: ~/.ssh/id_rsa}`")
+            ok = False
+        self.unknown_keys(entry, STATIC_HOST_KEYS + tuple(k for k in MACHINE_KEYS
+                                                          if k in entry), dotted)
+        for field in ("address", "alias", "user", "keyfile"):
+            value = entry.get(field)
+            if value is not None and (not isinstance(value, (str, int)) or isinstance(value, bool)
+                                      or CONTROL_OR_SPACE_RE.search(str(value))):
+                self.error(entry, field, "%s.%s" % (dotted, field),
+                           "%r is not a valid %s" % (value, field),
+                           "write it as text without spaces or control characters")
+                ok = False
+        port = entry.get("port")
+        if port is not None and (not _is_count(port) or not 0 < port < 65536):
+            self.error(entry, "port", dotted + ".port", "%r is not a TCP port" % (port,),
+                       "write a number between 1 and 65535 (22 for SSH)")
+            ok = False
+        return ok
+
+    def _add_static(self, entry, site, roles, cluster, counters, where, dotted):
+        alias = entry.get("alias")
+        address = str(entry["address"])
+        fields = (address, entry.get("user"), entry.get("keyfile"), entry.get("port"))
+        identity = str(alias) if alias is not None else address
+        if identity in self.static_hosts:
+            host, first_line, first_fields = self.static_hosts[identity]
+            if alias is not None and fields != first_fields:
+                self.error(where[0], where[1], dotted, "alias %r already names another host "
+                           "(line %s: %s)" % (identity, first_line, first_fields[0]),
+                           "give each host its own alias, or repeat the same address, user, "
+                           "keyfile and port when one machine holds several roles")
+            elif self.topo.grouped and host.site != site:
+                self.error(where[0], where[1], dotted, "host %r is already in site %r"
+                           % (identity, host.site), "a machine belongs to one site")
+            else:
+                host.roles.extend(r for r in roles if r not in host.roles)
+            return
+        if not self._room_for(1, where[0], where[1], dotted):
+            return
+        host = self._new_host(site, roles, cluster, counters,
+                              name=str(alias) if alias is not None else None, address=address,
+                              user=entry.get("user"), keyfile=entry.get("keyfile"),
+                              port=entry.get("port"), extra=entry.get("extra"))
+        self.static_hosts[identity] = (host, _line(*where), fields)
+
+    def parse_provider_machines(self, resources, prefix):
+        """{machines: [{role(s), number|nodes, cluster, flavo(u)r}], networks}; a machine with
+        an `address` is a static host (EnOSlib's static provider)."""
         machines = resources.get("machines")
         if not isinstance(machines, list) or not machines:
-            self.error(resources, "machines", "provider.resources.machines",
+            self.error(resources, "machines", prefix + ".machines",
                        "must be a non-empty list", "write `machines: [{roles: [control], number: 1}]`")
             return
         counters = {}
         for index, machine in enumerate(machines):
-            dotted = "provider.resources.machines[%d]" % index
+            dotted = "%s.machines[%d]" % (prefix, index)
             if not isinstance(machine, dict):
                 self.error(machines, index, dotted, "must be a mapping", "write `{roles: [...], number: 1}`")
                 continue
@@ -839,6 +985,23 @@ class _Parser(object):
             if not roles or not isinstance(roles, list):
                 self.error(machine, None, dotted + ".roles", "missing", "write `roles: [compute]`")
                 continue
+            if not all(self.name_ok(machine, "roles" if "roles" in machine else "role",
+                                    dotted + ".roles", r, "role", RESERVED_ROLES) for r in roles):
+                continue
+            roles = [str(r) for r in roles]
+            for role in roles:
+                self._place("role", role, machine, None, dotted + ".roles")
+            cluster = machine.get("cluster") or machine.get("flavour") or machine.get("flavor")
+            if cluster is not None:
+                if not self.name_ok(machine, None, dotted + ".cluster", cluster, "cluster",
+                                    RESERVED_CLUSTERS):
+                    continue
+                self._place("cluster", cluster, machine, None, dotted + ".cluster")
+            if "address" in machine:
+                if self._static_entry_ok(machine, (machines, index), dotted):
+                    self._add_static(machine, roles[0], roles, cluster, counters,
+                                     (machines, index), dotted)
+                continue
             count_key = "number" if "number" in machine else "nodes"
             count = machine.get(count_key, 1)
             if not _is_count(count) or count < 0:
@@ -846,10 +1009,12 @@ class _Parser(object):
                            "machine count %r is not a non-negative integer" % (count,),
                            "write a whole number, e.g. `%s: 2`" % count_key)
                 continue
-            cluster = machine.get("cluster") or machine.get("flavour") or machine.get("flavor")
+            if not self._room_for(count, machine, count_key, "%s.%s" % (dotted, count_key)):
+                return
             for _number in range(count):
-                self._new_host(str(roles[0]), [str(r) for r in roles], cluster, counters)
-        for net in resources.get("networks") or []:
+                self._new_host(roles[0], roles, cluster, counters)
+        networks = resources.get("networks") or []
+        for net in networks if isinstance(networks, list) else []:
             self.topo.networks.append(dict(net) if isinstance(net, dict) else {"roles": [net]})
 
     def _check_unique_names(self):
@@ -860,6 +1025,21 @@ class _Parser(object):
                                              "two machines are both named %r" % host.name,
                                              "give each static host its own alias"))
             names[host.name] = host
+
+    def _check_group_collisions(self):
+        """A site or cluster named like a role would merge with that role's group."""
+        roles = set(self.topo.roles)
+        sites = set(self.topo.sites) if self.topo.grouped else set()
+        for (kind, name), (container, key, dotted) in self.places.items():
+            if kind == "site" and name in roles:
+                self.error(container, key, dotted, "site %r is also a role of this topology: "
+                           "their groups would merge in the inventory" % name,
+                           "rename the site, e.g. site-%s" % name)
+            elif kind == "cluster" and (name in roles or name in sites):
+                self.error(container, key, dotted, "cluster %r is also a %s of this topology: "
+                           "their groups would merge in the inventory"
+                           % (name, "role" if name in roles else "site"),
+                           "rename the cluster, e.g. cluster-%s" % name)
 
     # registry, kolla, placement ------------------------------------------------
     def parse_registry(self, data):
