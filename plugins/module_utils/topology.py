@@ -20,7 +20,7 @@ from collections import OrderedDict
 __all__ = [
     "TopologyError", "Problem", "Host", "Link", "Topology", "load_topology", "parse_topology",
     "parse_delay", "parse_rate", "parse_loss", "expand_range", "format_rate", "format_delay",
-    "expand_links",
+    "expand_links", "iter_links",
 ]
 
 PROVIDERS = ("local", "static", "vagrant", "g5k", "vmong5k", "chameleon", "chameleonkvm",
@@ -1180,9 +1180,11 @@ class _Parser(object):
             jitter_us=self._units(nc, "default_jitter", prefix + "default_jitter", parse_delay, 0),
             rate_bps=self._units(nc, "default_rate", prefix + "default_rate", parse_rate),
             loss_pct=self._units(nc, "default_loss", prefix + "default_loss", parse_loss),
-            network=nc.get("default_network"), origin="default")
+            network=self._network(nc, "default_network", prefix + "default_network"),
+            origin="default")
         groups = self._groups(nc, "groups", prefix + "groups", known) if "groups" in nc else known
         excluded = set(self._groups(nc, "except", prefix + "except", known)) if "except" in nc else set()
+        members = [g for g in groups if g not in excluded]
         enabled = nc.get("enable", True)
         if not isinstance(enabled, bool):
             self.error(nc, "enable", prefix + "enable", "must be true or false", "write `enable: true`")
@@ -1191,16 +1193,32 @@ class _Parser(object):
             self.error(nc, "constraints", prefix + "constraints", "must be a list",
                        "write `constraints: [{src: grp1, dst: grp2, delay: 10ms}]`")
             constraints = []
-        compiled = [self._constraint(constraints, index, constraint, default, known)
+        why_out = dict((g, "in `except`") for g in excluded)
+        why_out.update((g, "not in `groups`") for g in known if g not in groups)
+        compiled = [self._constraint(constraints, index, constraint, known, set(members), why_out)
                     for index, constraint in enumerate(constraints)]
+        compiled = [c for c in compiled if c]
+        # EnOS shapes a site's own traffic only when a constraint asks for src == dst
+        intra = [g for g in members if any(g in c["src"] and g in c["dst"] for c in compiled)]
         self.topo.constraints = {
             "enabled": bool(enabled),
             "default": default.as_dict(),
-            "members": [g for g in groups if g not in excluded],
-            "constraints": [c for c in compiled if c],
+            "members": members,
+            "intra": intra,
+            "constraints": compiled,
         }
 
-    def _constraint(self, constraints, index, constraint, default, known):
+    def _network(self, container, key, dotted):
+        network = container.get(key)
+        if network is not None and (not isinstance(network, str) or not network.strip()):
+            self.error(container, key, dotted, "%r is not a network role" % (network,),
+                       "name one, e.g. network_interface")
+            return None
+        return network
+
+    def _constraint(self, constraints, index, constraint, known, members, why_out):
+        """The compact form of one constraint: groups kept to the members, and only the fields
+        it sets (several constraints on one pair merge field by field, as in EnOS)."""
         dotted = "network_constraints.constraints[%d]" % index
         if not isinstance(constraint, dict):
             self.error(constraints, index, dotted, "must be a mapping",
@@ -1216,48 +1234,91 @@ class _Parser(object):
             return None
         sources = self._groups(constraint, "src", dotted + ".src", known)
         destinations = self._groups(constraint, "dst", dotted + ".dst", known)
-        link = Link(
-            delay_us=self._units(constraint, "delay", dotted + ".delay", parse_delay, default.delay_us),
-            jitter_us=self._units(constraint, "jitter", dotted + ".jitter", parse_delay,
-                                  default.jitter_us),
-            rate_bps=self._units(constraint, "rate", dotted + ".rate", parse_rate, default.rate_bps),
-            loss_pct=self._units(constraint, "loss", dotted + ".loss", parse_loss, default.loss_pct),
-            network=constraint.get("network", default.network), origin="constraints[%d]" % index)
+        link = {"origin": "constraints[%d]" % index}
+        for key, field, parser in (("delay", "delay_us", parse_delay),
+                                   ("jitter", "jitter_us", parse_delay),
+                                   ("rate", "rate_bps", parse_rate),
+                                   ("loss", "loss_pct", parse_loss)):
+            if key in constraint:
+                value = self._units(constraint, key, "%s.%s" % (dotted, key), parser)
+                if value is not None:
+                    link[field] = value
+        if "network" in constraint:
+            link["network"] = self._network(constraint, "network", dotted + ".network")
         symmetric = constraint.get("symmetric", constraint.get("symetric", False))
         if "symetric" in constraint:
             self.warn(constraint, "symetric", dotted + ".symetric", "spelled `symmetric` now")
         if not isinstance(symmetric, bool):
             self.error(constraint, "symmetric", dotted + ".symmetric", "must be true or false",
                        "write `symmetric: true`")
-        return {"src": sources, "dst": destinations, "symmetric": bool(symmetric),
-                "link": link.as_dict()}
+        left_out = [g for g in sources + destinations if g not in members]
+        if left_out:
+            reasons = ", ".join("%s (%s)" % (g, why_out.get(g, "not a member"))
+                                for g in OrderedDict.fromkeys(left_out))
+            kept = [g for g in sources if g in members] and [g for g in destinations if g in members]
+            self.notice(constraint, "src", dotted, "not applied to %s: as in EnOS, a constraint "
+                        "only shapes groups that the defaults cover%s" % (
+                            reasons, "" if kept else "; this constraint shapes nothing"))
+        return {"src": [g for g in sources if g in members],
+                "dst": [g for g in destinations if g in members],
+                "symmetric": bool(symmetric), "link": link}
 
 
-def expand_links(constraints, sources=None):
-    """EnOS's semantics, in one place: {(src, dst): Link} for every shaped ordered pair.
+def _merge(fields, link):
+    """Apply one constraint's fields over a pair's current fields (EnOS: dict.update)."""
+    merged = dict(fields)
+    merged.update(link)
+    origin = fields.get("origin")
+    if origin and origin != "default" and link["origin"] not in origin.split("+"):
+        merged["origin"] = "%s+%s" % (origin, link["origin"])
+    return merged
+
+
+def _is_shaped(fields):
+    return bool(fields.get("delay_us") or fields.get("jitter_us") or fields.get("rate_bps")
+                or fields.get("loss_pct"))
+
+
+def iter_links(constraints, sources=None):
+    """EnOS's semantics, in one place: (src, dst, fields) for every shaped ordered pair, one
+    source at a time (a 1,000-site matrix is never held whole). `fields` may be shared between
+    pairs: copy it before changing it.
 
     `constraints` is the compact form kept in Topology.constraints (and in the inventory as
-    `enos_network_constraints`): defaults apply to every ordered pair of distinct member groups
-    (`groups` minus `except`), listed constraints override them in order, `symmetric` applies a
-    constraint both ways. `sources` limits the result to pairs leaving those groups, so that a
-    node computes its own links in O(groups) rather than all O(groups^2) of them."""
-    links = OrderedDict()
+    `enos_network_constraints`): defaults apply to every ordered pair of distinct members
+    (`groups` minus `except`), and to (g, g) when a constraint has g as source and destination;
+    listed constraints, in order, update the fields they set on the pairs among members
+    (`symmetric`: both ways). `sources` limits the result to pairs leaving those groups, so
+    that a node computes its own links in O(groups) rather than O(groups^2)."""
     if not constraints or not constraints.get("enabled"):
-        return links
-    wanted = set(sources) if sources is not None else None
+        return
     members = constraints.get("members", [])
-    default = constraints.get("default") or {}
+    member_set = set(members)
+    intra = set(constraints.get("intra", []))
+    default = constraints.get("default") or Link().as_dict()
+    rules = [(set(c["src"]), c["dst"], set(c["dst"]), c["src"], c.get("symmetric"), c["link"])
+             for c in constraints.get("constraints", [])]
+    wanted = None if sources is None else set(sources)
     for src in members:
         if wanted is not None and src not in wanted:
             continue
+        overrides = {}
+        for src_set, dsts, dst_set, srcs, symmetric, link in rules:
+            targets = list(dsts) if src in src_set else []
+            if symmetric and src in dst_set:
+                targets.extend(srcs)
+            for dst in targets:
+                if dst in member_set and (dst != src or src in intra):
+                    overrides[dst] = _merge(overrides.get(dst, default), link)
         for dst in members:
-            if src != dst:
-                links[(src, dst)] = Link(**default)
-    for constraint in constraints.get("constraints", []):
-        pairs = [(s, d) for s in constraint["src"] for d in constraint["dst"]]
-        if constraint.get("symmetric"):
-            pairs += [(d, s) for s, d in pairs]
-        for src, dst in pairs:
-            if src != dst and (wanted is None or src in wanted):
-                links[(src, dst)] = Link(**constraint["link"])
-    return OrderedDict((pair, link) for pair, link in links.items() if link.shaped)
+            if dst == src and src not in intra:
+                continue
+            fields = overrides.get(dst, default)
+            if _is_shaped(fields):
+                yield src, dst, fields
+
+
+def expand_links(constraints, sources=None):
+    """{(src, dst): Link} for every shaped ordered pair (see iter_links)."""
+    return OrderedDict(((src, dst), Link(**fields))
+                       for src, dst, fields in iter_links(constraints, sources))

@@ -5,6 +5,7 @@ line numbers are those of the fixture files.
 """
 import os
 import re
+from collections import OrderedDict
 
 import pytest
 
@@ -425,16 +426,78 @@ def test_symmetric_constraint_both_directions(tmp_path, spelling):
                         deprecated[0])
 
 
-def test_constraint_on_excluded_group_still_applies(tmp_path):
-    links = links_of(tmp_path, (
+def test_excluded_group_is_left_out_of_every_rule_with_a_warning(tmp_path):
+    # EnOS: a group in `except` is in no rule at all, even one that names it
+    topo = load_topology(write(tmp_path, FOUR_SITES + (
         "  default_delay: 10ms\n"
         "  except: [grp3]\n"
         "  constraints:\n"
-        "    - {src: grp3, dst: grp1, delay: 30ms}\n"))
-    assert links[("grp3", "grp1")].delay_us == 30000
-    assert ("grp1", "grp3") not in links
-    assert not any("grp3" in pair for pair in links if pair != ("grp3", "grp1"))
-    assert len(links) == 6 + 1
+        "    - {src: grp3, dst: grp1, delay: 30ms}\n"
+        "    - {src: grp1, dst: 'grp[2-3]', delay: 40ms}\n")))
+    links = topo.links()
+    assert not any("grp3" in pair for pair in links)
+    assert len(links) == 6
+    assert links[("grp1", "grp2")].delay_us == 40000
+    warnings = [w for w in topo.warnings if "not applied" in w]
+    assert len(warnings) == 2
+    assert re.match(r"^.+:8: network_constraints\.constraints\[0\]: not applied to grp3 "
+                    r"\(in `except`\).*shapes nothing", warnings[0]), warnings[0]
+    assert re.match(r"^.+:9: network_constraints\.constraints\[1\]: not applied to grp3 "
+                    r"\(in `except`\)", warnings[1]), warnings[1]
+    assert "shapes nothing" not in warnings[1]
+
+
+def test_constraint_outside_groups_is_not_applied(tmp_path):
+    topo = load_topology(write(tmp_path, FOUR_SITES + (
+        "  default_delay: 10ms\n"
+        "  groups: [grp1, grp2]\n"
+        "  constraints:\n"
+        "    - {src: grp3, dst: grp4, delay: 30ms, symmetric: true}\n")))
+    assert sorted(topo.links()) == [("grp1", "grp2"), ("grp2", "grp1")]
+    assert {l.delay_us for l in topo.links().values()} == {10000}
+    (warning,) = [w for w in topo.warnings if "not applied" in w]
+    assert re.match(r"^.+:8: network_constraints\.constraints\[0\]: not applied to grp3 \(not in "
+                    r"`groups`\), grp4 \(not in `groups`\)", warning), warning
+
+
+def test_constraints_on_one_pair_merge_field_by_field(tmp_path):
+    links = links_of(tmp_path, (
+        "  default_delay: 10ms\n"
+        "  default_rate: 100mbit\n"
+        "  groups: [grp1, grp2]\n"
+        "  constraints:\n"
+        "    - {src: grp1, dst: grp2, delay: 50ms}\n"
+        "    - {src: grp1, dst: grp2, loss: 1%}\n"
+        "    - {src: grp2, dst: grp1, rate: 1gbit, symmetric: true}\n"))
+    assert links[("grp1", "grp2")].as_dict() == {
+        "delay_us": 50000, "jitter_us": 0, "rate_bps": 10 ** 9, "loss_pct": 1.0, "network": None,
+        "origin": "constraints[0]+constraints[1]+constraints[2]"}
+    assert links[("grp2", "grp1")].as_dict() == {
+        "delay_us": 10000, "jitter_us": 0, "rate_bps": 10 ** 9, "loss_pct": None, "network": None,
+        "origin": "constraints[2]"}
+
+
+def test_src_equal_dst_shapes_traffic_inside_the_site(tmp_path):
+    links = links_of(tmp_path, (
+        "  default_delay: 10ms\n"
+        "  groups: [grp1, grp2]\n"
+        "  constraints:\n"
+        "    - {src: grp2, dst: grp2, delay: 2ms, rate: 1gbit}\n"))
+    assert sorted(links) == [("grp1", "grp2"), ("grp2", "grp1"), ("grp2", "grp2")]
+    assert (links[("grp2", "grp2")].delay_us, links[("grp2", "grp2")].rate_bps) == (2000, 10 ** 9)
+    assert links[("grp2", "grp1")].delay_us == 10000
+
+
+def test_iter_links_by_source_matches_the_whole_matrix(tmp_path):
+    topo = load_topology(write(tmp_path, FOUR_SITES + (
+        "  default_delay: 10ms\n"
+        "  constraints:\n"
+        "    - {src: grp1, dst: 'grp[2-4]', delay: 20ms, symmetric: true}\n"
+        "    - {src: grp3, dst: grp3, loss: 1%}\n")))
+    whole = topo.links()
+    for site in topo.sites:
+        assert expand_links(topo.constraints, [site]) == OrderedDict(
+            (pair, link) for pair, link in whole.items() if pair[0] == site)
 
 
 def test_unset_fields_fall_back_to_defaults(tmp_path):
