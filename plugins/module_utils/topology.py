@@ -36,7 +36,7 @@ INVENTORY_KEYS = ("plugin", "env", "compose", "groups", "keyed_groups", "strict"
                   "cache_timeout", "cache_connection", "cache_prefix")
 TOP_LEVEL_KEYS = ("provider", "resources", "topology", "registry", "kolla-ansible", "kolla",
                   "inventory", "enable_monitoring", "network_constraints", "hosts",
-                  "placement") + INVENTORY_KEYS
+                  "placement", "docker_version") + INVENTORY_KEYS
 DEPRECATED_KEYS = {
     "kolla_repo": "pin the release with `kolla-ansible: <version>` (e.g. 22.2.0); "
                   "kolla-ansible is installed from PyPI, not cloned",
@@ -62,6 +62,8 @@ RANGE_RE = re.compile(r"(?P<prefix>[A-Za-z0-9_-]*)\[(?P<spec>[^\]]*)\](?P<suffix
 ASCII_NUMBER_RE = re.compile(r"[0-9]+")
 # characters no group, site, cluster or role name may hold: they are invisible in reports
 CONTROL_OR_SPACE_RE = re.compile(r"[\x00-\x20\x7f-\x9f]|\s")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+PLACEHOLDER_RE = re.compile(r"^<[^<>]+>", re.S)  # EnOS's `enos new` leaves `<set a ...>` to fill
 
 # Groups the inventory makes itself: a site, cluster or role of the same name would merge with them.
 ANSIBLE_GROUPS = ("all", "ungrouped")
@@ -94,11 +96,22 @@ MAX_RATE_BPS = 10 ** 13          # 10 tbit
 
 # --------------------------------------------------------------------------- errors
 
+def _printable(text):
+    """Control characters and whitespace at the ends escaped, so that a key reads as it is."""
+    text = str(text)
+    inner = len(text.rstrip()), len(text) - len(text.lstrip())
+    return "".join(c if c.isprintable() and (c == " " and inner[1] <= i < inner[0] or
+                                             not c.isspace()) else
+                   ("\\x%02x" % ord(c) if ord(c) < 256 else "\\u%04x" % ord(c))
+                   for i, c in enumerate(text))
+
+
 class Problem(object):
     """One thing wrong in a topology file, with where it is and how to fix it."""
 
     def __init__(self, path, line, key, problem, fix=None):
-        self.path, self.line, self.key, self.problem, self.fix = path, line, key, problem, fix
+        self.path, self.line, self.problem, self.fix = path, line, problem, fix
+        self.key = _printable(key) if key is not None else None
 
     def __str__(self):
         where = "%s:%s" % (self.path, self.line) if self.line else str(self.path)
@@ -503,6 +516,7 @@ class Topology(object):
         self.registry = {"type": "internal", "port": REGISTRY_PORT}
         self.kolla = {}
         self.kolla_ansible = None
+        self.docker_version = None
         self.inventory = None
         self.enable_monitoring = False
         self.placement = {}
@@ -598,13 +612,16 @@ def _name_problem(name, what, reserved=()):
                 "write the %s's name before the colon" % what)
     if isinstance(name, bool):
         return ("YAML reads this key as the boolean %s, not as a %s name" % (str(name).lower(), what),
-                "quote it (yes, no, on, off, true and false are booleans in YAML)")
+                "quote it: yes, no, on, off, true and false are booleans in YAML")
     if not isinstance(name, str):
         return ("%r is a %s, not a %s name" % (name, type(name).__name__, what),
                 "start the name with a letter, e.g. %s%s" % (what[:3], name))
-    if not name or CONTROL_OR_SPACE_RE.search(name):
-        return ("%r holds whitespace or a control character" % name,
+    if not name or name != name.strip() or CONTROL_RE.search(name):
+        return ("%r holds a control character or leading or trailing whitespace" % name,
                 "use letters, digits, - and _ only")
+    if what != "cluster" and CONTROL_OR_SPACE_RE.search(name):
+        # a cluster may be a flavour with spaces; a site or role is a group name
+        return ("%r holds whitespace" % name, "use letters, digits, - and _ only")
     if name in reserved or (name.startswith("enos_") and "enos_*" in reserved):
         return ("%r is a group the inventory makes itself (%s): a %s of that name would merge "
                 "with it" % (name, _group_origin(name), what),
@@ -707,9 +724,17 @@ class _Parser(object):
                        "unknown provider %r" % (ptype,) if ptype else "missing",
                        hint or "choose one of: %s" % ", ".join(PROVIDERS))
         self.topo.provider = dict(provider)
-        for net in provider.get("networks") or []:
+        networks = provider.get("networks") or []
+        for net in networks if isinstance(networks, list) else []:
             if isinstance(net, dict):
                 self.topo.networks.append(dict(net))
+        for key, value in provider.items():
+            self.placeholder(provider, key, "provider.%s" % key, value)
+
+    def placeholder(self, container, key, dotted, value):
+        if isinstance(value, str) and PLACEHOLDER_RE.match(value.strip()):
+            self.notice(container, key, dotted, "still holds the placeholder %r that `enos new` "
+                        "wrote: fill it in before `enos up`" % value)
 
     # machines --------------------------------------------------------------
     def parse_machines(self, data):
@@ -726,6 +751,11 @@ class _Parser(object):
             self.parse_provider_machines(provider["resources"], "provider.resources")
         elif isinstance(resources, dict) and "machines" in resources:
             self.parse_provider_machines(resources, "resources")  # EnOS 8 / EnOSlib form
+        elif isinstance(resources, str) and PLACEHOLDER_RE.match(resources.strip()):
+            self.error(data, "resources", "resources", "still holds the placeholder %r that "
+                       "`enos new` wrote" % resources,
+                       "describe the machines: role -> [{address, user, keyfile}] for static "
+                       "hosts, as `enos new -p static` writes them, or role -> count")
         elif "resources" in data:
             if static or self._looks_static(resources):
                 self.parse_static(data)
@@ -763,6 +793,8 @@ class _Parser(object):
         return problem is None
 
     def _place(self, kind, name, container, key, dotted):
+        if (kind, name) not in self.places and kind == "cluster":
+            self.placeholder(container, key, dotted, name)
         self.places.setdefault((kind, name), (container, key, dotted))
 
     def _add_counted(self, site, cluster, roles_counts, container, dotted, counters, lines=None):
@@ -852,8 +884,8 @@ class _Parser(object):
                 continue
             if len(seen) + len(sites) > MAX_SITES:
                 self.error(topology, group_key, dotted, "more than %d sites in total" % MAX_SITES,
-                           "describe at most %d sites (the WAN matrix grows as sites squared), "
-                           "or split the experiment" % MAX_SITES)
+                           "describe at most %d sites, or split the experiment: the WAN matrix "
+                           "grows as the square of the sites" % MAX_SITES)
                 return
             for site in sites:
                 if not NAME_RE.fullmatch(site):
@@ -936,7 +968,7 @@ class _Parser(object):
         port = entry.get("port")
         if port is not None and (not _is_count(port) or not 0 < port < 65536):
             self.error(entry, "port", dotted + ".port", "%r is not a TCP port" % (port,),
-                       "write a number between 1 and 65535 (22 for SSH)")
+                       "write a number between 1 and 65535, e.g. 22 for SSH")
             ok = False
         return ok
 
@@ -1083,6 +1115,17 @@ class _Parser(object):
             version = str(version)
         self.topo.kolla_ansible = version
         self.topo.inventory = data.get("inventory")
+        docker_version = data.get("docker_version")
+        if docker_version is not None:
+            if isinstance(docker_version, (dict, list, bool)):
+                self.error(data, "docker_version", "docker_version", "must be a version string",
+                           "write e.g. `docker_version: '5:24.0.*'`, or leave it out")
+            else:
+                self.topo.docker_version = str(docker_version)
+                self.notice(data, "docker_version", "docker_version", "not applied: the docker "
+                            "role installs the engine of `docker_install_source` (pin a version "
+                            "with the role variable docker_repository_packages, e.g. "
+                            "[docker-ce=%s])" % docker_version)
         monitoring = data.get("enable_monitoring", False)
         if not isinstance(monitoring, bool):
             self.error(data, "enable_monitoring", "enable_monitoring", "must be true or false",

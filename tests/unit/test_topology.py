@@ -570,6 +570,40 @@ BAD = [
     ("external-registry-without-ip.yaml", 5, "registry.ip", "needs its `ip`", "ip: "),
     ("unknown-placement.yaml", 6, "placement.registry", "'compute-3' is neither a host",
      r"compute-[12]"),
+    # names that would merge with a group of the inventory, or are not names at all
+    ("name-site-like-role.yaml", 4, "topology.bench", "also a role of this topology", "site-bench"),
+    ("name-site-all.yaml", 4, "topology.all", "Ansible's own group", "site-all"),
+    ("name-role-enos-group.yaml", 4, "resources.enos_registry", "edge.enos's group",
+     "rename the role"),
+    ("name-cluster-like-kolla-group.yaml", 4, "topology.grp1.storage", "Kolla's group",
+     "cluster-storage"),
+    ("name-null-key.yaml", 4, "topology.None", "a null key cannot name a site", "name"),
+    ("name-boolean-key.yaml", 4, "resources.True", "the boolean true", "quote it"),
+    ("name-trailing-space.yaml", 4, "topology.grp2\\x20", "leading or trailing whitespace",
+     "letters, digits"),
+    ("name-control-character.yaml", 4, "topology.grp\\x1b2", "control character", "letters"),
+    ("name-non-ascii-digits.yaml", 4, "topology.grp[\u0662-\u0663]", "digits 0-9", "grp\\[2-4\\]"),
+    ("name-list-key.yaml", 4, "(file)", "a list is used as a key", "name: value"),
+    # static hosts
+    ("static-duplicate-alias.yaml", 7, "resources.compute[0]",
+     "alias 'node-1' already names another host (line 5: 192.0.2.10)", "its own alias"),
+    ("static-without-addresses.yaml", 3, "topology", "needs the address of every machine",
+     "address: "),
+    ("static-bad-port.yaml", 5, "resources.control[0].port", "70000 is not a TCP port", "65535"),
+    # bounds: refused before the memory or the time is spent
+    ("bounds-range.yaml", 3, "topology.grp[1-1000000000]", "more than 10000 names", "split"),
+    ("bounds-count.yaml", 3, "resources.compute", "more than 100000 machines", "at most 100000"),
+    ("bounds-too-many-sites.yaml", 4, "topology.site[1-2500]", "more than 2000 sites",
+     "at most 2000"),
+    ("bounds-alias-bomb.yaml", 7, "(file)", "expands to more than 200000 values", "aliases"),
+    ("bounds-deep.yaml", 3, "(file)", "nests deeper than 40 levels", "flatten"),
+    ("bounds-delay.yaml", 6, "network_constraints.default_delay", "below 1us", "at least 1us"),
+    ("bounds-absurd-delay.yaml", 8, "network_constraints.constraints[0].delay",
+     "above the limit of 60s", "at most 60s"),
+    ("non-utf8.yaml", 4, "(file)", "not UTF-8 text (byte 0xe9", "UTF-8"),
+    # EnOS 8's `enos new -p static` leaves the machines to describe: no addresses, no machines
+    ("enos8-new-static.yaml", 17, "resources", "still holds the placeholder '<refer to the doc",
+     "enos new -p static"),
 ]
 
 
