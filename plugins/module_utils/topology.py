@@ -20,7 +20,7 @@ from collections import OrderedDict
 __all__ = [
     "TopologyError", "Problem", "Host", "Link", "Topology", "load_topology", "parse_topology",
     "parse_delay", "parse_rate", "parse_loss", "expand_range", "format_rate", "format_delay",
-    "expand_links", "iter_links",
+    "expand_links", "iter_links", "link_kinds",
 ]
 
 PROVIDERS = ("local", "static", "vagrant", "g5k", "vmong5k", "chameleon", "chameleonkvm",
@@ -560,9 +560,17 @@ class Topology(object):
         """{(src_site, dst_site): Link} for every ordered pair that is shaped (see expand_links)."""
         return expand_links(self.constraints, sources)
 
-    def summary(self):
-        """Plain data for `enos check` and the driver."""
-        return {
+    def iter_link_dicts(self):
+        """{src, dst, delay_us, ...} for every shaped pair, produced one at a time."""
+        for src, dst, fields in iter_links(self.constraints):
+            row = dict(Link().as_dict(), src=src, dst=dst)
+            row.update(fields)
+            yield row
+
+    def summary(self, links=True):
+        """Plain data for `enos check` and the driver (`links=False`: without the O(sites^2)
+        list of links, which iter_link_dicts() gives one at a time)."""
+        data = {
             "file": str(self.path),
             "provider": self.provider.get("type"),
             "sites": OrderedDict((s, [h.name for h in hs]) for s, hs in self.sites.items()),
@@ -570,8 +578,10 @@ class Topology(object):
             "hosts": len(self.hosts),
             "registry": self.registry.get("type"),
             "placement": dict(self.placement),
-            "links": [dict(src=s, dst=d, **link.as_dict()) for (s, d), link in self.links().items()],
         }
+        if links:
+            data["links"] = list(self.iter_link_dicts())
+        return data
 
 
 def load_topology(path):
@@ -1322,10 +1332,38 @@ def _is_shaped(fields):
                 or fields.get("loss_pct"))
 
 
+class _Rules(object):
+    """The compact constraints made ready to expand, one source at a time."""
+
+    def __init__(self, constraints):
+        self.members = constraints.get("members", [])
+        self.member_set = set(self.members)
+        self.intra = set(constraints.get("intra", []))
+        self.default = constraints.get("default") or Link().as_dict()
+        self.rules = [(set(c["src"]), c["dst"], set(c["dst"]), c["src"], c.get("symmetric"),
+                       c["link"]) for c in constraints.get("constraints", [])]
+
+    def overrides(self, src):
+        """{dst: fields} for the pairs leaving `src` that a constraint touches."""
+        overrides = OrderedDict()
+        for src_set, dsts, dst_set, srcs, symmetric, link in self.rules:
+            targets = list(dsts) if src in src_set else []
+            if symmetric and src in dst_set:
+                targets.extend(srcs)
+            for dst in targets:
+                if dst in self.member_set and (dst != src or src in self.intra):
+                    overrides[dst] = _merge(overrides.get(dst, self.default), link)
+        return overrides
+
+    def pairs_from(self, src):
+        return len(self.members) - 1 + (1 if src in self.intra else 0)
+
+
 def iter_links(constraints, sources=None):
     """EnOS's semantics, in one place: (src, dst, fields) for every shaped ordered pair, one
-    source at a time (a 1,000-site matrix is never held whole). `fields` may be shared between
-    pairs: copy it before changing it.
+    source at a time (a 1,000-site matrix is never held whole). For the pairs that only the
+    defaults shape, `fields` IS constraints["default"] (callers may rely on that to reuse work);
+    never change it.
 
     `constraints` is the compact form kept in Topology.constraints (and in the inventory as
     `enos_network_constraints`): defaults apply to every ordered pair of distinct members
@@ -1335,30 +1373,50 @@ def iter_links(constraints, sources=None):
     that a node computes its own links in O(groups) rather than O(groups^2)."""
     if not constraints or not constraints.get("enabled"):
         return
-    members = constraints.get("members", [])
-    member_set = set(members)
-    intra = set(constraints.get("intra", []))
-    default = constraints.get("default") or Link().as_dict()
-    rules = [(set(c["src"]), c["dst"], set(c["dst"]), c["src"], c.get("symmetric"), c["link"])
-             for c in constraints.get("constraints", [])]
+    rules = _Rules(constraints)
+    default = rules.default
+    default_shaped = _is_shaped(default)
     wanted = None if sources is None else set(sources)
-    for src in members:
+    for src in rules.members:
         if wanted is not None and src not in wanted:
             continue
-        overrides = {}
-        for src_set, dsts, dst_set, srcs, symmetric, link in rules:
-            targets = list(dsts) if src in src_set else []
-            if symmetric and src in dst_set:
-                targets.extend(srcs)
-            for dst in targets:
-                if dst in member_set and (dst != src or src in intra):
-                    overrides[dst] = _merge(overrides.get(dst, default), link)
-        for dst in members:
-            if dst == src and src not in intra:
+        overrides = rules.overrides(src)
+        for dst in rules.members:
+            if dst == src and src not in rules.intra:
                 continue
-            fields = overrides.get(dst, default)
-            if _is_shaped(fields):
+            fields = overrides.get(dst)
+            if fields is None:
+                if default_shaped:
+                    yield src, dst, default
+            elif _is_shaped(fields):
                 yield src, dst, fields
+
+
+def link_kinds(constraints):
+    """[(fields, pairs, (src, dst) of one of them)]: the distinct shapings and how many ordered
+    pairs have each, in O(sites + constraint pairs) rather than O(sites^2)."""
+    if not constraints or not constraints.get("enabled"):
+        return []
+    rules = _Rules(constraints)
+    kinds = OrderedDict()
+
+    def add(fields, count, src, dst):
+        key = tuple(fields.get(f) for f in Link.FIELDS[:-1])
+        if key not in kinds:
+            kinds[key] = [fields, 0, (src, dst)]
+        kinds[key][1] += count
+
+    for src in rules.members:
+        overrides = rules.overrides(src)
+        by_default = rules.pairs_from(src) - len(overrides)
+        if by_default and _is_shaped(rules.default):
+            dst = next(d for d in rules.members if d not in overrides and
+                       (d != src or src in rules.intra))
+            add(rules.default, by_default, src, dst)
+        for dst, fields in overrides.items():
+            if _is_shaped(fields):
+                add(fields, 1, src, dst)
+    return [tuple(kind) for kind in kinds.values()]
 
 
 def expand_links(constraints, sources=None):
