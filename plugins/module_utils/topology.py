@@ -693,6 +693,10 @@ class _Parser(object):
                                          "provider, resources, topology",
                                          "see `enos new` for a starting file")])
         self.topo.raw = data
+        plugin = data.get("plugin")
+        if "plugin" in data and plugin != "edge.enos.topology":
+            self.error(data, "plugin", "plugin", "%r is not this collection's inventory plugin"
+                       % (plugin,), "write `plugin: edge.enos.topology`, or remove the line")
         for key in data:
             if key in DEPRECATED_KEYS:
                 self.warn(data, key, key, DEPRECATED_KEYS[key])
