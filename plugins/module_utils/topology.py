@@ -202,7 +202,7 @@ def _check_size(root, path):
     """Refuse a YAML graph whose expansion (aliases copied where they are used) or nesting is
     beyond the bounds, before anything is constructed from it."""
     import yaml
-    expanded, depth = {}, {}
+    expanded, depth, open_nodes = {}, {}, set()
     # post-order walk without recursion: aliases share nodes, so each node is sized once
     stack = [(root, False)]
     while stack:
@@ -216,9 +216,16 @@ def _check_size(root, path):
         elif isinstance(node, yaml.SequenceNode):
             children = list(node.value)
         if not done:
+            if key in open_nodes:
+                raise TopologyError([Problem(path, node.start_mark.line + 1, None,
+                                             "an alias refers to the value that holds it "
+                                             "(a recursive structure)",
+                                             "write the value out instead of the alias")])
+            open_nodes.add(key)
             stack.append((node, True))
             stack.extend((child, False) for child in children if id(child) not in expanded)
             continue
+        open_nodes.discard(key)
         expanded[key] = 1 + sum(expanded.get(id(c), 1) for c in children)
         depth[key] = 1 + max([depth.get(id(c), 1) for c in children] or [0])
         if expanded[key] > MAX_YAML_NODES:
@@ -264,10 +271,10 @@ def read_yaml(text, path):
     and on files whose size, nesting or alias expansion is beyond the bounds."""
     import yaml
     if len(text) > MAX_FILE_BYTES:
-        raise TopologyError([Problem(path, None, None, "the file is larger than %d MiB"
+        raise TopologyError([Problem(path, 1, None, "the file is larger than %d MiB"
                                      % (MAX_FILE_BYTES // 2 ** 20),
                                      "a topology is a few kilobytes: describe sites with ranges "
-                                     "(grp[1-500]) rather than one by one")])
+                                     "such as grp[1-500] rather than one by one")])
     problems = []
     loader = _yaml_loader(path, problems)(text)
     try:
@@ -283,7 +290,7 @@ def read_yaml(text, path):
         raise TopologyError([Problem(path, line, None, "YAML syntax error: %s" % (exc.problem or exc),
                                      "fix the indentation or quoting near this line")])
     except yaml.YAMLError as exc:
-        raise TopologyError([Problem(path, None, None, "YAML error: %s" % exc, "fix the file")])
+        raise TopologyError([Problem(path, 1, None, "YAML error: %s" % exc, "fix the file")])
     finally:
         loader.dispose()
     if problems:
@@ -297,7 +304,7 @@ def read_text(path):
     import os
     import stat
 
-    def refuse(problem, fix, line=None):
+    def refuse(problem, fix, line=1):  # a problem of the whole file is reported at its line 1
         raise TopologyError([Problem(path, line, None, problem, fix)])
 
     try:
@@ -313,7 +320,7 @@ def read_text(path):
                "save the topology to a file and give its path")
     if info.st_size > MAX_FILE_BYTES:
         refuse("the file is larger than %d MiB" % (MAX_FILE_BYTES // 2 ** 20),
-               "a topology is a few kilobytes: describe sites with ranges (grp[1-500])")
+               "a topology is a few kilobytes: describe sites with ranges such as grp[1-500]")
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)

@@ -597,6 +597,7 @@ BAD = [
      "at most 2000"),
     ("bounds-alias-bomb.yaml", 7, "(file)", "expands to more than 200000 values", "aliases"),
     ("bounds-deep.yaml", 3, "(file)", "nests deeper than 40 levels", "flatten"),
+    ("bounds-recursive-alias.yaml", 3, "(file)", "a recursive structure", "write the value out"),
     ("bounds-delay.yaml", 6, "network_constraints.default_delay", "below 1us", "at least 1us"),
     ("bounds-absurd-delay.yaml", 8, "network_constraints.constraints[0].delay",
      "above the limit of 60s", "at most 60s"),
@@ -687,3 +688,11 @@ def test_placement_that_is_not_a_name_is_refused(tmp_path):
 def test_missing_file_is_a_topology_error(tmp_path):
     with pytest.raises(TopologyError, match="cannot read the file"):
         load_topology(str(tmp_path / "nope.yaml"))
+
+
+def test_oversized_file_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("resources: {control: 1}\n" + "# padding\n" * (5 * 2 ** 20 // 10))
+    (_path, line, key, problem, fix), = problems_of(str(path))
+    assert (line, key) == (1, "(file)")
+    assert "larger than 4 MiB" in problem and "ranges" in fix
