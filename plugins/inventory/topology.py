@@ -19,6 +19,9 @@ description:
     testbed, C(enos_wan_router).
   - Before a provider ran, hosts are listed without C(ansible_host) so that a playbook can
     provision them and then refresh the inventory (C(ansible.builtin.meta) C(refresh_inventory)).
+  - The resource state is used only for the topology the environment was made from (the
+    environment's C(topology.yml) is this file or has the same content); otherwise it is
+    ignored with a warning, so that another topology never gets that environment's addresses.
   - The file is both the inventory source and the topology (O(plugin) next to C(provider),
     C(topology), ...), or it points at a topology with O(reservation).
 extends_documentation_fragment:
