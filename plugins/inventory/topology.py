@@ -128,8 +128,8 @@ def foreign_state(topology_path, env_dir):
         made_from = "keeps no copy of its topology (%s)" % KEPT_TOPOLOGY
     return ("%s: not used for %s: the environment %s, so its addresses and WAN router are "
             "not this topology's (point ENOS_ENV or the `env` option at this topology's "
-            "environment, or run `enos up -f %s`)" % (state, topology_path, made_from,
-                                                       topology_path))
+            "environment, or run `enos up -f %s`)"
+            % (state, topology_path, made_from, topology_path))
 
 
 def build_inventory(topo, state, env_dir):

@@ -405,9 +405,9 @@ def parse_rate(value):
                         "(write at least 8bit, or leave `rate` out for no limit)"
                         % (value, MIN_RATE_BPS))
     if bits > MAX_RATE_BPS:
+        limit = format_rate(MAX_RATE_BPS)
         raise UnitError("rate %r is above the limit of %s (write at most %s, or leave `rate` "
-                        "out for no limit)" % (value, format_rate(MAX_RATE_BPS),
-                                                format_rate(MAX_RATE_BPS)))
+                        "out for no limit)" % (value, limit, limit))
     return bits
 
 
@@ -795,9 +795,9 @@ class _Parser(object):
             missing = [h.name for h in self.topo.hosts if not h.address]
             if missing:
                 key = "topology" if "topology" in data else "resources"
+                verb = "has" if len(missing) == 1 else "have"
                 self.error(data, key, key, "the static provider needs the address of every "
-                           "machine; %s ha%s none" % (", ".join(missing[:5]),
-                                                     "s" if len(missing) == 1 else "ve"),
+                           "machine; %s %s none" % (", ".join(missing[:5]), verb),
                            "write each machine as `{address: 10.0.0.5, user: root, keyfile: "
                            "~/.ssh/id_rsa}` under its role (see `enos new -p static`)")
         self._check_unique_names()

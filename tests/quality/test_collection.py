@@ -79,8 +79,8 @@ def spec_problems(base):
                 for name in sorted(options) if not name.startswith(role + "_")]
     problems += ["%s: default %s has no spec" % (role, name)
                  for name in sorted(set(defaults) - set(options))]
-    problems += ["%s: %s defaults to %r, its spec says %r" % (role, name, defaults[name],
-                                                               spec["default"])
+    problems += ["%s: %s defaults to %r, its spec says %r"
+                 % (role, name, defaults[name], spec["default"])
                  for name, spec in sorted(options.items())
                  if name in defaults and "default" in spec and spec["default"] != defaults[name]]
     return problems

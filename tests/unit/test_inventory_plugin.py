@@ -228,8 +228,8 @@ def test_everything_enos_check_accepts_the_plugin_accepts(tmp_path):
     assert "__ansible_unsafe" not in result.stdout
     hostvars = json.loads(result.stdout)["_meta"]["hostvars"]
     # the static forms keep their connection settings
-    assert {k: hostvars["edge-a"][k] for k in ("ansible_host", "ansible_user", "ansible_port",
-                                              "ansible_ssh_private_key_file")} == {
+    connection = ("ansible_host", "ansible_user", "ansible_port", "ansible_ssh_private_key_file")
+    assert {k: hostvars["edge-a"][k] for k in connection} == {
         "ansible_host": "192.0.2.10", "ansible_user": "debian", "ansible_port": 2222,
         "ansible_ssh_private_key_file": "~/.ssh/edge_a"}
     assert hostvars["ctl"]["ansible_port"] == 2200 and hostvars["ctl"]["ansible_user"] == "admin"
