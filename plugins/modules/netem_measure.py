@@ -410,9 +410,8 @@ def report(p, check_mode):
                 f.writelines("  %-24s %s\n" % (k, v["why"]) for k, v in cover)
         nm.report_heatmap(rows, paths[2])
         files = paths
-    summary = nm.report_summary(rows)
-    return {"rows": rows, "summary": summary, "passed": ok, "files": files,
-            "changed": bool(files), "progress": "\n    ".join(summary + files)}
+    return {"rows": rows, "summary": nm.report_summary(rows), "passed": ok, "files": files,
+            "changed": bool(files)}
 
 
 def main():
@@ -420,8 +419,7 @@ def main():
     p = module.params
     try:
         if p["mode"] == "plan":
-            plan = make_plan(p)
-            module.exit_json(changed=False, plan=plan, progress="\n    ".join(plan["summary"]))
+            module.exit_json(changed=False, plan=make_plan(p))
         if p["mode"] in ("probe", "capacity") and module.check_mode:
             module.exit_json(changed=False, measurements=[], capacity_bps=None)
         if p["mode"] == "probe":
