@@ -627,7 +627,7 @@ def _iperf3_json(cmd, address, port):
             proc.stdout + proc.stderr).strip()[-300:]))
 
 
-def iperf3(address, rate_bps, seconds=5, port=5201, udp=False, prefix=()):
+def iperf3(address, rate_bps, seconds=5, port=5201, udp=False, prefix=(), omit=1):
     """Receiver-side goodput (bit/s) toward address, and the payload efficiency to expect.
 
     TCP by default: it adapts to the shaped rate, so it shows a rate too low and a rate too
@@ -638,7 +638,7 @@ def iperf3(address, rate_bps, seconds=5, port=5201, udp=False, prefix=()):
     if udp:
         cmd += ["-u", "-b", str(int(rate_bps)), "-l", str(UDP_LENGTH), "-w", "200K"]
     else:
-        cmd += ["-O", "1"]                       # leave slow start out
+        cmd += ["-O", str(omit)]                 # leave slow start out
     end = _iperf3_json(cmd, address, port)
     return float(end["sum_received"]["bits_per_second"]) if "sum_received" in end else float(
         end["sum"]["bits_per_second"]), UDP_EFFICIENCY if udp else TCP_EFFICIENCY

@@ -321,7 +321,7 @@ def probe(p):
                 time.sleep(0.5)           # the server takes the next test
                 m["rate_bps"], m["efficiency"] = _when_free(
                     nm.iperf3, job["address"], rate["offered_bps"], rate["seconds"], p["port"],
-                    udp=rate["udp"])
+                    udp=rate["udp"], omit=rate.get("omit", 1))
         except nm.NetemError as exc:
             m["errors"].append(str(exc))
         out.append(m)
