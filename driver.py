@@ -24,6 +24,8 @@ from ansible_collections.edge.enos.plugins.module_utils.cloud_info import cloud_
 from ansible_collections.edge.enos.plugins.module_utils.topology import (  # noqa: E402
     TopologyError, format_delay, format_rate, iter_links, link_kinds, load_topology, parse_topology,
     read_yaml)
+from ansible_collections.edge.enos.plugins.module_utils.provider_common import (  # noqa: E402
+    format_problems, provider_problems)
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
 DEFAULT_TOPOLOGY = "reservation.yaml"
@@ -88,6 +90,10 @@ def validated(path):
         topo = load_topology(path)
     except TopologyError as exc:
         raise UsageError("invalid topology, nothing was changed:\n%s" % exc)
+    problems = provider_problems(topo)
+    if problems:
+        raise UsageError("invalid topology, nothing was changed:\n%s"
+                         % format_problems(path, problems))
     for warning in topo.warnings:
         print("warning: %s" % warning, file=sys.stderr)
     return topo
