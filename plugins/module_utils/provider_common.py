@@ -21,6 +21,7 @@ __metaclass__ = type
 
 # EnOS's aliases: chameleonbaremetal is Chameleon with a Blazar lease; chameleonkvm is an
 # OpenStack cloud (Chameleon's KVM site) without one.
+# (the key specs; playbooks/provider.yml maps chameleon's to the openstack_provider role)
 ROLE_OF_TYPE = {"vagrant": "vagrant", "g5k": "g5k", "openstack": "openstack",
                 "chameleon": "chameleon", "chameleonbaremetal": "chameleon",
                 "chameleonkvm": "openstack", "local": "local", "static": "static"}
