@@ -42,8 +42,10 @@ def plan(topo, environment, public_key=None, provider=None):
     except ValueError:
         raise ProviderError("provider.subnet: %r is not a network (write a cidr such as "
                             "10.87.0.0/24)" % cidr)
-    gateway = bool(provider.get("gateway", False))
-    floating = bool(provider.get("floating_ips", not gateway))
+    # external_network: null on a cloud without a provider network: no router, no floating IP
+    external = provider.get("external_network", "public")
+    gateway = bool(provider.get("gateway", False)) and bool(external)
+    floating = bool(provider.get("floating_ips", not gateway)) and bool(external)
     servers = []
     for host in topo.hosts:
         if not host.cluster:
@@ -60,8 +62,8 @@ def plan(topo, environment, public_key=None, provider=None):
         "network": {"name": (network or {}).get("name") or "%s-net" % prefix,
                     "create": not network, "subnet": "%s-subnet" % prefix, "cidr": cidr,
                     "dns_nameservers": list(provider.get("dns_nameservers") or [])},
-        "router": None if network else {"name": "%s-router" % prefix},
-        "external_network": provider.get("external_network", "public"),
+        "router": None if network or not external else {"name": "%s-router" % prefix},
+        "external_network": external,
         "security_group": {"name": "%s-sg" % prefix,
                            "ssh_from": list(provider.get("allowed_networks") or ["0.0.0.0/0"])},
         "servers": servers, "floating_ips": floating, "gateway": gateway,

@@ -87,6 +87,8 @@ def render_vagrantfile(planned):
             "  config.ssh.username = %s" % _ruby(planned["user"]),
             "  config.ssh.private_key_path = %s" % _ruby(planned["key"]),
             "  config.ssh.insert_key = false",
+            "  # SSH to the container's address, not through a port published on the host",
+            "  config.vm.network :forwarded_port, guest: 22, host: 2222, id: \"ssh\", disabled: true",
             "  attach_networks = ENV[%s].to_s.empty?" % _ruby(FORGET_NETWORKS_ENV),
         ]
     else:

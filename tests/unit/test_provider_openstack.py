@@ -124,3 +124,8 @@ def test_chameleon_needs_a_walltime():
 def test_bad_subnet():
     with pytest.raises(ProviderError, match="provider.subnet: '10.87.0.0/33' is not a network"):
         po.plan(topology(subnet="10.87.0.0/33"), "e")
+
+
+def test_without_an_external_network_no_router_and_no_floating_ip():
+    planned = po.plan(topology(external_network=None), "e")
+    assert planned["router"] is None and not planned["floating_ips"] and not planned["gateway"]
