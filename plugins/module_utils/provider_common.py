@@ -260,3 +260,18 @@ def default_environment(env_dir, recorded=None):
     recorded = recorded_resources(env_dir) if recorded is None else recorded
     return (recorded.get("environment")
             or "enos-" + hashlib.sha1(os.path.realpath(env_dir).encode()).hexdigest()[:6])
+
+
+# The options every provider module takes (doc fragment edge.enos.provider).
+MODULE_ARGS = dict(
+    topology=dict(type="path", required=True),
+    env_dir=dict(type="path", required=True),
+    environment=dict(type="str"),
+)
+
+
+def module_environment(params):
+    """(realpath of env_dir, recorded resources, environment name) from a module's params."""
+    env_dir = os.path.realpath(params["env_dir"])
+    recorded = recorded_resources(env_dir)
+    return env_dir, recorded, params["environment"] or default_environment(env_dir, recorded)

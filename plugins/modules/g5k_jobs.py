@@ -19,18 +19,8 @@ description:
   - Credentials come from C(G5K_USERNAME)/C(G5K_PASSWORD) or C(~/.python-grid5000.yaml).
 version_added: "0.1.0"
 author: edge.enos developers (@edge-enos)
+extends_documentation_fragment: [edge.enos.provider]
 options:
-  topology:
-    description: The topology file.
-    type: path
-    required: true
-  env_dir:
-    description: The environment directory (its C(resources.json) names the jobs to delete).
-    type: path
-    required: true
-  environment:
-    description: Name of the environment; default the recorded one, else C(enos-<hash>).
-    type: str
   api_url:
     description: The Grid'5000 API; default C(provider.api_url), else Grid'5000's.
     type: str
@@ -69,16 +59,14 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge.enos.plugins.module_utils.provider_common import (
-    ProviderError, default_environment, recorded_resources)
+    MODULE_ARGS, ProviderError, module_environment)
 from ansible_collections.edge.enos.plugins.module_utils import provider_g5k as g5k
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            topology=dict(type="path", required=True),
-            env_dir=dict(type="path", required=True),
-            environment=dict(type="str"),
+            **MODULE_ARGS,
             api_url=dict(type="str"),
             state=dict(type="str", default="present", choices=["present", "absent", "status"]),
             timeout=dict(type="int", default=3600),
@@ -88,9 +76,7 @@ def main():
     from ansible_collections.edge.enos.plugins.module_utils.topology import (
         load_topology, TopologyError)
     params = module.params
-    env_dir = os.path.realpath(params["env_dir"])
-    recorded = recorded_resources(env_dir)
-    environment = params["environment"] or default_environment(env_dir, recorded)
+    env_dir, recorded, environment = module_environment(params)
     try:
         import grid5000
     except ImportError:

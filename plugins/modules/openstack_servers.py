@@ -20,18 +20,8 @@ description:
   - Credentials, C(provider.cloud) (clouds.yaml) or the C(OS_*) variables of an openrc.
 version_added: "0.1.0"
 author: edge.enos developers (@edge-enos)
+extends_documentation_fragment: [edge.enos.provider]
 options:
-  topology:
-    description: The topology file.
-    type: path
-    required: true
-  env_dir:
-    description: The environment directory (C(id_ed25519.pub), C(resources.json)).
-    type: path
-    required: true
-  environment:
-    description: Name of the environment; default the recorded one, else C(enos-<hash>).
-    type: str
   state:
     description: C(present) creates, C(absent) deletes what was created, C(status) reports.
     type: str
@@ -71,7 +61,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge.enos.plugins.module_utils.provider_common import (
-    ProviderError, default_environment, recorded_resources)
+    MODULE_ARGS, ProviderError, module_environment)
 from ansible_collections.edge.enos.plugins.module_utils import provider_openstack as po
 
 
@@ -107,9 +97,7 @@ def blazar_for(conn, timeout):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            topology=dict(type="path", required=True),
-            env_dir=dict(type="path", required=True),
-            environment=dict(type="str"),
+            **MODULE_ARGS,
             state=dict(type="str", default="present", choices=["present", "absent", "status"]),
             timeout=dict(type="int", default=1800),
         ),
@@ -118,9 +106,7 @@ def main():
     from ansible_collections.edge.enos.plugins.module_utils.topology import (
         load_topology, TopologyError)
     params = module.params
-    env_dir = os.path.realpath(params["env_dir"])
-    recorded = recorded_resources(env_dir)
-    environment = params["environment"] or default_environment(env_dir, recorded)
+    env_dir, recorded, environment = module_environment(params)
     created = (recorded.get("openstack") or {}).get("created", [])
     try:
         topo = load_topology(params["topology"])

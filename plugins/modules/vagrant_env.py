@@ -18,20 +18,8 @@ description:
   - C(state=validated) writes the Vagrantfile and runs C(vagrant validate) only.
 version_added: "0.1.0"
 author: edge.enos developers (@edge-enos)
+extends_documentation_fragment: [edge.enos.provider]
 options:
-  topology:
-    description: The topology file.
-    type: path
-    required: true
-  env_dir:
-    description: The environment directory.
-    type: path
-    required: true
-  environment:
-    description:
-      - Name of the environment (prefix of container and network names, value of the
-        C(edge.enos.env) label). Default, the name in C(resources.json), else C(enos-<hash>).
-    type: str
   state:
     description: C(present) brings the machines up, C(absent) destroys them, C(status) reports.
     type: str
@@ -83,7 +71,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge.enos.plugins.module_utils.provider_common import (
-    ProviderError, default_environment, devices_by_address)
+    MODULE_ARGS, ProviderError, devices_by_address, module_environment)
 from ansible_collections.edge.enos.plugins.module_utils import provider_vagrant as pv
 
 
@@ -133,9 +121,7 @@ def read_devices(module, ssh, timeout):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            topology=dict(type="path", required=True),
-            env_dir=dict(type="path", required=True),
-            environment=dict(type="str"),
+            **MODULE_ARGS,
             state=dict(type="str", default="present",
                        choices=["present", "absent", "status", "validated"]),
             ssh_timeout=dict(type="int", default=120),
@@ -146,11 +132,10 @@ def main():
         load_topology, TopologyError)
 
     params = module.params
-    env_dir = os.path.realpath(params["env_dir"])
+    env_dir, _recorded, environment = module_environment(params)
     root = os.path.join(env_dir, "vagrant")
     vagrantfile = os.path.join(root, "Vagrantfile")
     state = params["state"]
-    environment = params["environment"] or default_environment(env_dir)
     if not shutil.which("vagrant"):
         module.fail_json(msg="the vagrant command is not installed on the controller "
                              "(apt-get install vagrant; vagrant-libvirt for the libvirt backend)")
