@@ -174,3 +174,38 @@ def test_unknown_site_in_the_api_is_said(api, key):
     provider = g5k.G5k(client(api), topology(key=key).provider, poll=0.01)
     with pytest.raises(ProviderError, match="listing the jobs of lyon"):
         provider.find_job("lyon")
+
+
+def test_role_up_and_destroy_through_the_playbooks(api, key, tmp_path):
+    """playbooks/provider.yml and destroy.yml with the g5k_provider role, against the double."""
+    import json
+    import subprocess
+    import yaml
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    (env_dir / "topology.yml").write_text(yaml.safe_dump({
+        "provider": {"type": "g5k", "job_name": "enos-role", "walltime": "00:30:00",
+                     "key": key, "api_url": api.url},
+        "topology": {"grp1": {"paravance": {"control": 1}}, "grp2": {"gros": {"compute": 1}}}}))
+    (env_dir / "inventory.yml").write_text("plugin: edge.enos.topology\nreservation: topology.yml\n"
+                                           "env: %s\n" % json.dumps(str(env_dir)))
+    environ = dict(os.environ, G5K_USERNAME=USER, G5K_PASSWORD=PASSWORD, ENOS_ENV=str(env_dir),
+                   ANSIBLE_CONFIG=str(root / "ansible.cfg"))
+    bindir = Path(sys.executable).parent
+
+    def play(name, *extra):
+        proc = subprocess.run([str(bindir / "ansible-playbook"), "-i", str(env_dir / "inventory.yml"),
+                               str(root / "playbooks" / name), *extra], cwd=root, env=environ,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        return proc.stdout
+
+    play("provider.yml")
+    state = json.loads((env_dir / "resources.json").read_text())
+    assert [h["name"] for h in state["hosts"]] == ["grp1-control-1", "grp2-compute-1"]
+    assert sorted(s["site"] for s in api.submitted) == ["nancy", "rennes"]
+    play("destroy.yml", "-e", "enos_destroy_hard=true")
+    assert sorted(j["state"] for j in api.jobs.values()) == ["error", "error"]
+    assert not (env_dir / "resources.json").exists()
