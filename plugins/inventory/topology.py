@@ -162,7 +162,10 @@ def build_inventory(topo, state, env_dir):
         if port:
             hostvars["ansible_port"] = int(port)
         if provided.get("proxy_jump"):  # a gateway host (OpenStack without floating IPs)
-            hostvars["ansible_ssh_common_args"] = "-o ProxyJump=%s" % provided["proxy_jump"]
+            hostvars["ansible_ssh_common_args"] = (
+                "-o ProxyCommand=\"ssh -W %%h:%%p -q -o StrictHostKeyChecking=no "
+                "-o UserKnownHostsFile=/dev/null%s %s\"" % (
+                    " -i %s" % key if key else "", provided["proxy_jump"]))
         if provided.get("interfaces"):
             hostvars["enos_interfaces"] = provided["interfaces"]
         hosts[host.name] = hostvars

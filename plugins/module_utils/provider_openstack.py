@@ -28,7 +28,7 @@ VIP_PORTS = 2
 CHAMELEON_TYPES = ("chameleon", "chameleonbaremetal")
 
 
-def plan(topo, environment, public_key=None, provider=None):
+def plan(topo, environment, public_key=None, provider=None, private_key=None):
     """Everything to find or create, by name; pure."""
     provider = dict(topo.provider if provider is None else provider)
     prefix = str(provider.get("prefix") or environment)
@@ -69,6 +69,7 @@ def plan(topo, environment, public_key=None, provider=None):
         "servers": servers, "floating_ips": floating, "gateway": gateway,
         "vip_ports": ["%s-vip-%d" % (prefix, i) for i in range(1, VIP_PORTS + 1)],
         "network_interface": provider.get("network_interface", "eth0"),
+        "private_key": private_key,
     }
     if chameleon:
         planned["lease"] = lease_request(topo, provider)
@@ -367,7 +368,10 @@ class Cloud(object):
         networks = [{"name": net.name, "site": None, "roles": ["network_interface"],
                      "cidr": subnet.cidr, "gateway": subnet.gateway_ip, "free_ips": free_ips}]
         return resource_state(planned["environment"], "chameleon" if planned["chameleon"]
-                              else "openstack", {"user": planned["user"], "port": 22},
+                              else "openstack",
+                              dict({"user": planned["user"], "port": 22},
+                                   **({"private_key": planned["private_key"]}
+                                      if planned["private_key"] else {})),
                               networks, hosts, openstack={"created": self.created})
 
     # destroy ---------------------------------------------------------------

@@ -110,11 +110,13 @@ def main():
     created = (recorded.get("openstack") or {}).get("created", [])
     try:
         topo = load_topology(params["topology"])
-        public_key = None
-        if not topo.provider.get("key_name") and params["state"] == "present":
-            with open(os.path.join(env_dir, "id_ed25519.pub")) as handle:
-                public_key = handle.read().strip()
-        planned = po.plan(topo, environment, public_key)
+        public_key = private_key = None
+        if not topo.provider.get("key_name"):  # the environment's own key becomes the keypair
+            private_key = os.path.join(env_dir, "id_ed25519")
+            if params["state"] == "present":
+                with open(private_key + ".pub") as handle:
+                    public_key = handle.read().strip()
+        planned = po.plan(topo, environment, public_key, private_key=private_key)
         conn = connect(topo.provider)
         blazar = blazar_for(conn, params["timeout"]) if planned["chameleon"] else None
         cloud = po.Cloud(conn, created, timeout=params["timeout"])

@@ -129,3 +129,20 @@ def test_bad_subnet():
 def test_without_an_external_network_no_router_and_no_floating_ip():
     planned = po.plan(topology(external_network=None), "e")
     assert planned["router"] is None and not planned["floating_ips"] and not planned["gateway"]
+
+
+def test_per_host_ssh_settings_reach_the_inventory():
+    from ansible_collections.edge.enos.plugins.inventory.topology import build_inventory
+    topo = topology(gateway=True)
+    state = {"ssh": {"user": "debian", "port": 22}, "hosts": [
+        {"name": "grp1-control-1", "address": "192.0.2.10", "interfaces": {}},
+        {"name": "grp2-compute-1", "address": "10.87.0.5", "interfaces": {},
+         "proxy_jump": "debian@192.0.2.10", "port": 2201, "private_key": "/k/id"}]}
+    hosts = build_inventory(topo, state, "/env")["hosts"]
+    assert "ansible_ssh_common_args" not in hosts["grp1-control-1"]
+    assert hosts["grp1-control-1"]["ansible_port"] == 22
+    compute = hosts["grp2-compute-1"]
+    assert compute["ansible_ssh_common_args"] == (
+        '-o ProxyCommand="ssh -W %h:%p -q -o StrictHostKeyChecking=no '
+        '-o UserKnownHostsFile=/dev/null -i /k/id debian@192.0.2.10"')
+    assert (compute["ansible_port"], compute["ansible_ssh_private_key_file"]) == (2201, "/k/id")
