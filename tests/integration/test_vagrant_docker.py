@@ -78,12 +78,13 @@ def test_nodes_answer_ssh_and_run_docker_and_reach_the_registry(vagrant_env):
     key = vagrant_env["dir"] / "id_ed25519"
     registry = state["hosts"][0]["interfaces"]["network_interface"]["address"]
     for host in state["hosts"]:
-        proc = h.ssh(host["address"], key, "hostname && docker info --format '{{.ServerVersion}}'"
-                     " && curl -sf http://%s:4000/v2/_catalog" % registry)
+        proc = h.ssh(host["address"], key, "hostname && docker info --format "
+                     "'{{.ServerVersion}}' && python3 -c \"import urllib.request; print(urllib."
+                     "request.urlopen('http://%s:4000/v2/_catalog').read().decode())\"" % registry)
         assert proc.returncode == 0, proc.stderr
-        lines = proc.stdout.split()
-        assert lines[0] == host["name"]
-        assert json.loads(lines[-1]) == {"repositories": []} or "repositories" in lines[-1]
+        lines = proc.stdout.split("\n")
+        assert lines[0] == host["name"] and lines[1]
+        assert "repositories" in json.loads(lines[2])
 
 
 def test_tc_shapes_node_egress_and_measures_it(vagrant_env):
