@@ -270,6 +270,13 @@ MODULE_ARGS = dict(
 )
 
 
+def reservation_args(timeout, **extra):
+    """MODULE_ARGS with `state` (present, absent, status) and `timeout` (g5k, openstack)."""
+    return dict(MODULE_ARGS, state=dict(type="str", default="present",
+                                        choices=["present", "absent", "status"]),
+                timeout=dict(type="int", default=timeout), **extra)
+
+
 def module_environment(params):
     """(realpath of env_dir, recorded resources, environment name) from a module's params."""
     env_dir = os.path.realpath(params["env_dir"])

@@ -59,18 +59,13 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge.enos.plugins.module_utils.provider_common import (
-    MODULE_ARGS, ProviderError, module_environment)
+    ProviderError, module_environment, reservation_args)
 from ansible_collections.edge.enos.plugins.module_utils import provider_g5k as g5k
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            **MODULE_ARGS,
-            api_url=dict(type="str"),
-            state=dict(type="str", default="present", choices=["present", "absent", "status"]),
-            timeout=dict(type="int", default=3600),
-        ),
+        argument_spec=reservation_args(3600, api_url=dict(type="str")),
         supports_check_mode=True,
     )
     from ansible_collections.edge.enos.plugins.module_utils.topology import (

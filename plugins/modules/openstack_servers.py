@@ -61,7 +61,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge.enos.plugins.module_utils.provider_common import (
-    MODULE_ARGS, ProviderError, module_environment)
+    ProviderError, module_environment, reservation_args)
 from ansible_collections.edge.enos.plugins.module_utils import provider_openstack as po
 
 
@@ -96,11 +96,7 @@ def blazar_for(conn, timeout):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            **MODULE_ARGS,
-            state=dict(type="str", default="present", choices=["present", "absent", "status"]),
-            timeout=dict(type="int", default=1800),
-        ),
+        argument_spec=reservation_args(1800),
         supports_check_mode=True,
     )
     from ansible_collections.edge.enos.plugins.module_utils.topology import (
