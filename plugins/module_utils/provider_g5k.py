@@ -212,8 +212,8 @@ class G5k(object):
         deadline = time.time() + self.timeout
         while deployment.status not in ("terminated", "error", "canceled"):
             if time.time() > deadline:
-                raise ProviderError("Grid'5000: deployment %s still %s" % (deployment.uid,
-                                                                          deployment.status))
+                raise ProviderError("Grid'5000: deployment %s still %s"
+                                    % (deployment.uid, deployment.status))
             time.sleep(self.poll)
             deployment.refresh()
         failed = sorted(n for n, r in (getattr(deployment, "result", {}) or {}).items()

@@ -112,8 +112,8 @@ class Blazar(object):
         if status >= 400:
             raise ProviderError("Blazar: listing leases failed (%s): %s" % (status, body))
         for lease in body.get("leases", []):
-            if lease["name"] == name and lease.get("status") not in ("TERMINATED", "ERROR",
-                                                                    "TERMINATING"):
+            ended = lease.get("status") in ("TERMINATED", "ERROR", "TERMINATING")
+            if lease["name"] == name and not ended:
                 return lease
         return None
 

@@ -151,7 +151,7 @@ def parse_ssh_config(text):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        key, _, value = line.partition(" ")
+        key, value = (line.split(None, 1) + [""])[:2]
         if key == "Host":
             current = hosts.setdefault(value.strip(), {})
         elif current is not None:
@@ -171,8 +171,8 @@ def resources(planned, ssh_configs, devices):
         missing = [a for a in (machine["ip1"], machine["ip2"]) if a not in found]
         if missing:
             raise ProviderError("%s: address(es) %s not configured on the machine (Vagrant did "
-                                "not set up its private networks)" % (machine["name"],
-                                                                       ", ".join(missing)))
+                                "not set up its private networks)"
+                                % (machine["name"], ", ".join(missing)))
         hosts.append(host_entry(
             machine["name"], ssh["HostName"],
             {"network_interface": (found[machine["ip1"]], machine["ip1"], mgmt["name"]),

@@ -55,8 +55,6 @@ jobs:
   elements: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge.enos.plugins.module_utils.provider_common import (
     ProviderError, module_environment, reservation_args)

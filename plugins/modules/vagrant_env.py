@@ -84,7 +84,7 @@ def vagrant_env(extra=None):
 def run_vagrant(module, root, args, extra_env=None):
     """Run vagrant; fail with its own words (the last lines of stderr) when it fails."""
     proc = subprocess.run(["vagrant"] + args, cwd=root, env=vagrant_env(extra_env),
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if proc.returncode:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         module.fail_json(msg="vagrant %s failed in %s (exit %d):\n%s"
@@ -108,7 +108,7 @@ def read_devices(module, ssh, timeout):
             "%s@%s" % (ssh["User"], ssh["HostName"]), "ip -o -4 addr show"]
     deadline = time.time() + timeout
     while True:
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         if proc.returncode == 0:
             return devices_by_address(proc.stdout)
         if time.time() > deadline:

@@ -160,8 +160,8 @@ class G5kApiDouble(object):
 
     def submit(self, site, body):
         resources = body.get("resources", "")
-        asked = dict((c, int(n)) for c, n in re.findall(r"\{cluster='([^']+)'\}/nodes=(\d+)",
-                                                       resources))
+        pattern = r"\{cluster='([^']+)'\}/nodes=(\d+)"
+        asked = dict((c, int(n)) for c, n in re.findall(pattern, resources))
         for cluster, count in asked.items():
             total = SITES[site].get(cluster, 0)
             if count > total:

@@ -161,4 +161,3 @@ def test_destroy_then_deploy(env):
     assert env.openstack("token", "issue").returncode != 0
     env.enos("deploy")
     assert_cloud_answers(env)
-
