@@ -24,6 +24,8 @@ from ansible_collections.edge.enos.plugins.module_utils.cloud_info import cloud_
 from ansible_collections.edge.enos.plugins.module_utils.topology import (  # noqa: E402
     TopologyError, format_delay, format_rate, iter_links, link_kinds, load_topology, parse_topology,
     read_yaml)
+from ansible_collections.edge.enos.plugins.module_utils.provider_common import (  # noqa: E402
+    format_problems, provider_problems)
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
 DEFAULT_TOPOLOGY = "reservation.yaml"
@@ -88,6 +90,10 @@ def validated(path):
         topo = load_topology(path)
     except TopologyError as exc:
         raise UsageError("invalid topology, nothing was changed:\n%s" % exc)
+    problems = provider_problems(topo)
+    if problems:
+        raise UsageError("invalid topology, nothing was changed:\n%s"
+                         % format_problems(path, problems))
     for warning in topo.warnings:
         print("warning: %s" % warning, file=sys.stderr)
     return topo
@@ -434,10 +440,33 @@ topology:
 PROVIDER_BLOCKS = {
     "local": ("  memory_per_node: 2g\n", "local"),
     "static": ("", "static"),
-    "vagrant": ("  backend: virtualbox\n  box: generic/debian12\n", "medium"),
-    "g5k": ("  job_name: enos\n  walltime: '02:00:00'\n", "paravance"),
-    "chameleon": ("  key_name: my-key\n  image: CC-Ubuntu22.04\n  user: cc\n", "compute_skylake"),
-    "openstack": ("  key_name: my-key\n  image: debian-12\n  user: debian\n", "m1.large"),
+    # cluster/flavour below: tiny, small, medium, big, large or extra-large
+    "vagrant": ("  backend: virtualbox          # virtualbox | libvirt | docker (the node image)\n"
+                "  box: generic/debian12\n"
+                "  subnet: 192.168.142.0/23      # API/management /24, then Neutron external /24\n",
+                "medium"),
+    # cluster below: a Grid'5000 cluster; credentials: G5K_USERNAME/G5K_PASSWORD
+    "g5k": ("  job_name: enos                # a running job of this name is reused\n"
+            "  walltime: '02:00:00'          # quoted: YAML reads 02:00:00 as a number\n"
+            "  job_type: deploy              # deploy (kadeploy env_name) | allow_classic_ssh\n"
+            "  env_name: debian12-nfs\n"
+            "  queue: default                # default | production | besteffort\n"
+            "  reservation: false            # or 'YYYY-MM-DD HH:MM:SS' (Europe/Paris)\n"
+            "  kavlan: false                 # true: KaVLANs for the API and external networks\n"
+            "  key: ~/.ssh/id_rsa.pub\n",
+            "paravance"),
+    # cluster below: a Chameleon node type; credentials: the project's openrc (OS_*)
+    "chameleon": ("  image: CC-Ubuntu22.04\n  user: cc\n"
+                  "  walltime: '02:00:00'          # length of the Blazar lease\n"
+                  "  lease_name: enos-lease        # a lease of this name is reused\n"
+                  "  external_network: public\n  floating_ips: true\n",
+                  "compute_skylake"),
+    # cluster below: a Nova flavor; credentials: `cloud` in clouds.yaml, or an openrc (OS_*)
+    "openstack": ("  cloud: mycloud\n  image: debian-12\n  user: debian\n"
+                  "  subnet: 10.87.0.0/24          # network made for the environment\n"
+                  "  external_network: public      # router gateway and floating IPs\n"
+                  "  floating_ips: true            # or gateway: true (one floating IP)\n",
+                  "m1.large"),
 }
 
 
@@ -451,7 +480,9 @@ def cmd_new(args):
         cluster=cluster)
     text = STARTER.format(name=name, provider=args.provider, provider_block=block,
                           topology_block=topology)
-    parse_topology(read_yaml(text, name), name)  # what we write must check
+    written = parse_topology(read_yaml(text, name), name)  # what we write must check
+    if provider_problems(written):
+        raise UsageError(format_problems(name, provider_problems(written)))
     try:
         with open(name, "w") as handle:
             handle.write(text)

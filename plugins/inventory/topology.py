@@ -155,11 +155,17 @@ def build_inventory(topo, state, env_dir):
         user = provided.get("user") or host.user or ssh.get("user")
         if user:
             hostvars["ansible_user"] = user
-        key = host.keyfile or ssh.get("private_key")
+        key = host.keyfile or provided.get("private_key") or ssh.get("private_key")
         if key:
             hostvars["ansible_ssh_private_key_file"] = key
-        if host.port or ssh.get("port"):
-            hostvars["ansible_port"] = int(host.port or ssh.get("port"))
+        port = host.port or provided.get("port") or ssh.get("port")
+        if port:
+            hostvars["ansible_port"] = int(port)
+        if provided.get("proxy_jump"):  # a gateway host (OpenStack without floating IPs)
+            hostvars["ansible_ssh_common_args"] = (
+                "-o ProxyCommand=\"ssh -W %%h:%%p -q -o StrictHostKeyChecking=no "
+                "-o UserKnownHostsFile=/dev/null%s %s\"" % (
+                    " -i %s" % key if key else "", provided["proxy_jump"]))
         if provided.get("interfaces"):
             hostvars["enos_interfaces"] = provided["interfaces"]
         hosts[host.name] = hostvars

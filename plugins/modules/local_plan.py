@@ -138,11 +138,12 @@ memory:
 
 import hashlib
 import ipaddress
-import json
 import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.edge.enos.plugins.module_utils.provider_common import (
+    default_environment, recorded_resources)
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -173,20 +174,6 @@ def mem_available(path):
             if line.startswith("MemAvailable:"):
                 return int(line.split()[1]) * 1024
     raise ValueError("no MemAvailable in %s" % path)
-
-
-def recorded_resources(env_dir):
-    """The resources.json a previous run wrote, or {}."""
-    try:
-        with open(os.path.join(env_dir, "resources.json")) as handle:
-            return json.load(handle)
-    except (IOError, OSError, ValueError):
-        return {}
-
-
-def default_environment(env_dir, recorded):
-    return (recorded.get("environment")
-            or "enos-" + hashlib.sha1(os.path.realpath(env_dir).encode()).hexdigest()[:6])
 
 
 def build_plan(topo, env_dir, environment, subnet, router_subnet, image):
