@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Write one Kolla config directory per simulated nova-compute host.
 
 Usage: nova-simulated-configs.py SOURCE_DIR HOSTNAME SUFFIX COUNT
