@@ -19,6 +19,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 SCHEMA = "edge.enos/levels/1"
 ROWS = ("L1", "L2.1", "L2.2", "L3.1", "L3.2", "L4", "L5")
 MEASURED_ROWS = ("L1", "L2.1", "L2.2", "L3.1", "L3.2")
@@ -160,6 +162,62 @@ def client_suites(client_site, sites, zones, groups=None):
 
 def scenario_name(partition):
     return BASELINE if partition is None else "partition %s" % partition
+
+
+def _natural(text):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def plan(hosts, partitions, parse_partition, clients=None, run_id="run"):
+    """What a run does, from the inventory's hosts {name: {site, roles, address}}.
+
+    Per site a client (a node of the site, not a control node when the site has another) and
+    an application node (another node of the site when it has one); the zones (sites with
+    compute nodes); the control sites; the scenarios (baseline, then each partition, parsed by
+    `parse_partition(spec, sites)` into groups) with the suites of each site's client."""
+    clients = dict(clients or {})
+    sites = sorted(set(h["site"] for h in hosts.values() if h.get("site")), key=_natural)
+    if not sites:
+        raise LevelsError("no host has a site: the inventory must come from the "
+                          "edge.enos.topology plugin (enos_site on every node)")
+    members = dict((site, sorted((n for n, h in hosts.items() if h.get("site") == site),
+                                 key=_natural)) for site in sites)
+    zones = [s for s in sites if any("compute" in hosts[n].get("roles", ()) for n in members[s])]
+    control = [s for s in sites if any("control" in hosts[n].get("roles", ()) for n in members[s])]
+    unknown = sorted(set(clients) - set(sites))
+    if unknown:
+        raise LevelsError("levels_clients: unknown site(s) %s (sites: %s)" % (
+            ", ".join(unknown), ", ".join(sites)))
+    chosen, apps = {}, {}
+    for site in sites:
+        if site in clients:
+            if clients[site] not in members[site]:
+                raise LevelsError("levels_clients.%s: %s is not a node of %s (its nodes: %s)" % (
+                    site, clients[site], site, ", ".join(members[site])))
+            chosen[site] = clients[site]
+        else:
+            plain = [n for n in members[site] if "control" not in hosts[n].get("roles", ())]
+            chosen[site] = (plain or members[site])[0]
+        others = [n for n in members[site] if n != chosen[site]]
+        app = (others or [chosen[site]])[0]
+        apps[site] = {"host": app, "address": hosts[app].get("address")}
+    if partitions is None:
+        partitions = default_partitions(sites)
+    scenarios = [{"name": BASELINE, "slug": "%s-b" % run_id, "partition": None, "groups": None,
+                  "suites": dict((s, client_suites(s, sites, zones)) for s in sites)}]
+    for index, spec in enumerate(partitions):
+        try:
+            groups = parse_partition(spec, sites)
+        except ValueError as exc:
+            raise LevelsError("levels_partitions[%d]: %s" % (index, " (".join(
+                str(a) for a in exc.args) + (")" if len(exc.args) > 1 else "")))
+        scenarios.append({"name": scenario_name(spec), "slug": "%s-p%d" % (run_id, index + 1),
+                          "partition": spec, "groups": groups,
+                          "suites": dict((s, client_suites(s, sites, zones, groups))
+                                         for s in sites)})
+    return {"sites": sites, "zones": zones, "control_sites": control, "clients": chosen,
+            "apps": apps, "converge_client": chosen[(control or sites)[0]],
+            "scenarios": scenarios, "partitions": list(partitions), "run_id": run_id}
 
 
 # --------------------------------------------------------------------------- aggregation
