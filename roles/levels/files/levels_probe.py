@@ -13,7 +13,7 @@ operation with its outcome (done, failed with the error, timeout) and latency.
 
 TASK.json: {"mode": "suites" | "converge" | "cleanup", "cloud": {auth_url, username, password,
 project_name, user_domain_name, project_domain_name, region_name, interface, verify},
-"scenario", "client_site", "name_prefix", "suites": [{"level", "sites"}], "zones", "timeout",
+(or "cloud_file": the path of that JSON), "scenario", "client_site", "name_prefix", "suites": [{"level", "sites"}], "zones", "timeout",
 "boot_timeout", "flavor", "image", "server_nic": "port" | "none", "influx": {url, database} |
 null, "app": {"url", "token"} | null, "servers": [names] (converge)}.
 The operation names are those of edge.enos's plugins/module_utils/levels.py CATALOGUE.
@@ -172,7 +172,11 @@ class Probe:
         self.timeout = float(task.get("timeout", 30))
         self.boot_timeout = float(task.get("boot_timeout", 180))
         self.zones = set(task.get("zones", []))
-        self.cloud = Cloud(task["cloud"])
+        cloud = task.get("cloud")
+        if cloud is None:
+            with open(task["cloud_file"]) as handle:
+                cloud = json.load(handle)
+        self.cloud = Cloud(cloud)
         self.authenticated = None  # error text when authentication failed
         self.counter = 0
 
