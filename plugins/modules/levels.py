@@ -82,7 +82,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 plan:
-  description: O(mode=plan) the sites, zones, control_sites, clients, apps, converge_client and scenarios (name, slug, partition, groups, suites per site).
+  description:
+    - O(mode=plan) the sites, zones, control_sites, clients, apps, converge_client and
+      scenarios (name, slug, partition, groups, suites per site).
   returned: mode=plan
   type: dict
 table:

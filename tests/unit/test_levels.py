@@ -77,7 +77,8 @@ def measured(plan, cut_off="grp3"):
             for suite in suites:
                 fail = None
                 if scenario["partition"] and site == cut_off and suite["level"] != "L3.1":
-                    fail = ("timeout", "no answer within 30s (POST 10.195.1.254:5000/v3/auth/tokens)")
+                    fail = ("timeout",
+                            "no answer within 30s (POST 10.195.1.254:5000/v3/auth/tokens)")
                 records += suite_records(scenario["name"], site, suite, fail)
     return records
 

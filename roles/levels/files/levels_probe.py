@@ -12,7 +12,7 @@ operation with its outcome (done, failed with the error, timeout) and latency.
     python3 levels_probe.py TASK.json
 
 TASK.json: {"mode": "suites" | "converge" | "cleanup", "cloud": {auth_url, username, password,
-project_name, user_domain_name, project_domain_name, region_name, interface, verify},
+project_name, user_domain_name, project_domain_name, region_name, interface, verify}
 (or "cloud_file": the path of that JSON), "scenario", "client_site", "name_prefix", "suites": [{"level", "sites"}], "zones", "timeout",
 "boot_timeout", "flavor", "image", "server_nic": "port" | "none", "influx": {url, database} |
 null, "app": {"url", "token"} | null, "servers": [names] (converge)}.
@@ -438,8 +438,8 @@ class Probe:
         found = {}
         if not needs:
             try:
-                for server in self.cloud.call("compute", "GET", "/servers/detail?name=^%s" %
-                                              urllib.parse.quote(self.task["name_prefix"]),
+                for server in self.cloud.call("compute", "GET", "/servers/detail?name=%s" %
+                                              urllib.parse.quote("^" + self.task["name_prefix"]),
                                               Deadline(self.timeout))["servers"]:
                     found[server["name"]] = server
             except (Timeout, Failed) as exc:
@@ -476,7 +476,8 @@ class Probe:
             self.notes.append("cleanup not done: %s" % needs)
             return
         prefix = self.task["name_prefix"]
-        kinds = [("compute", "/servers/detail?name=^%s" % prefix, "servers", "/servers/%s"),
+        kinds = [("compute", "/servers/detail?name=%s" % urllib.parse.quote("^" + prefix),
+                  "servers", "/servers/%s"),
                  ("network", "/ports", "ports", "/ports/%s"),
                  ("network", "/subnets", "subnets", "/subnets/%s"),
                  ("network", "/networks", "networks", "/networks/%s"),
