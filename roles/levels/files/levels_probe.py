@@ -14,8 +14,9 @@ operation with its outcome (done, failed with the error, timeout) and latency.
 TASK.json: {"mode": "suites" | "converge" | "cleanup", "cloud": {auth_url, username, password,
 project_name, user_domain_name, project_domain_name, region_name, interface, verify}
 (or "cloud_file": the path of that JSON), "scenario", "client_site", "name_prefix",
-"suites": [{"level", "sites"}], "zones", "timeout", "boot_timeout", "flavor", "image", "server_nic": "port" | "none", "influx": {url, database} |
-null, "app": {"url", "token"} | null, "servers": [names] (converge)}.
+"suites": [{"level", "sites"}], "zones", "timeout", "boot_timeout", "flavor", "image",
+"server_nic": "port" | "none", "influx": {url, database} | null, "app": {"url", "token"} |
+null, "servers": [names] (converge)}.
 The operation names are those of edge.enos's plugins/module_utils/levels.py CATALOGUE.
 """
 
