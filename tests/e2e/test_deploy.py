@@ -153,12 +153,6 @@ def test_simulated_computes_register_and_take_servers(env, tmp_path):
     assert not left, left
 
 
-def test_levels_table(env):
-    from levels_checks import run_and_check_levels
-
-    run_and_check_levels(env)
-
-
 def test_destroy_then_deploy(env):
     env.enos("os", "--", "destroy")
     left = {host: [n for n in containers if n in ("keystone", "mariadb", "memcached")]

@@ -1,13 +1,16 @@
 """`enos levels` on the shared end-to-end deployment (control services in grp1).
 
-`run_and_check_levels(env)` takes the `env` fixture of tests/e2e/test_deploy.py (an Env with
-`enos()` and `path`) once the cloud is deployed, runs `enos levels --partition grp3` and checks
-the table it wrote: L1 working for grp2's client as the deployment stands; under the grp3
-partition, L3.2 failing for grp3's client (every operation, each with its error) and working
-for grp2's, and the application of grp3 still answering inside grp3.
+`enos levels --partition grp3`, then the table it wrote: L1 working for grp2's client as the
+deployment stands; under the grp3 partition, L3.2 failing for grp3's client (every operation,
+each with its error) and working for grp2's, and the application of grp3 still answering
+inside grp3.
 """
 
 import json
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
 
 def cell(table, row, actor, site):
@@ -38,7 +41,7 @@ def check_levels_result(result):
     return cut
 
 
-def run_and_check_levels(env):
+def test_levels_table_of_a_partitioned_grp3(env):
     env.enos("levels", "--partition", "grp3")
     reports = env.path / "reports"
     result = json.loads((reports / "levels.json").read_text())
