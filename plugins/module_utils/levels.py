@@ -342,8 +342,14 @@ def _share(cell):
 
 
 def _why(cell, limit=3):
-    seen, out = set(), []
+    """The failures of a cell, those that broke first, then how many were not attempted
+    because of them."""
+    seen, out, skipped = set(), [], {}
     for failure in cell["failures"]:
+        if failure["error"].startswith("not attempted: "):
+            reason = failure["error"][len("not attempted: "):]
+            skipped[reason] = skipped.get(reason, 0) + 1
+            continue
         key = (failure["operation"], failure["outcome"], failure["error"])
         if key in seen:
             continue
@@ -354,7 +360,10 @@ def _why(cell, limit=3):
             text += " (%s)" % _one_line(failure["error"])
         out.append(text)
     more = len(seen) - limit
-    return "; ".join(out[:limit]) + ("; and %d more" % more if more > 0 else "")
+    parts = out[:limit] + (["and %d more" % more] if more > 0 else [])
+    parts += ["%d not attempted (%s)" % (count, _one_line(reason))
+              for reason, count in sorted(skipped.items())]
+    return "; ".join(parts)
 
 
 def _one_line(text, width=120):
@@ -366,6 +375,9 @@ def _markdown_table(table, per_site_sites=None):
     lines = ["| level | admin | DevOps | both |", "| --- | --- | --- | --- |"]
     for row in ROWS:
         entry = table.get(row, {})
+        if per_site_sites is not None and not any(
+                data.get("per_site") for data in entry.values() if isinstance(data, dict)):
+            continue  # a scenario's table shows the rows it measured
         if "out_of_reach" in entry:
             lines.append("| %s | %s | | |" % (row, entry["out_of_reach"]))
             continue

@@ -40,9 +40,8 @@ options:
     type: dict
     default: {}
   run_id:
-    description: Prefix of every resource the run makes.
+    description: Id of the run, in the name of every resource it makes (default the time).
     type: str
-    default: run
   plan:
     description: For O(mode=report), the plan O(mode=plan) returned.
     type: dict
@@ -101,6 +100,7 @@ files:
 import glob
 import json
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -154,7 +154,7 @@ def main():
             hosts=dict(type="dict", default={}),
             partitions=dict(type="list", elements="str"),
             clients=dict(type="dict", default={}),
-            run_id=dict(type="str", default="run"),
+            run_id=dict(type="str"),
             plan=dict(type="dict"),
             records_dir=dict(type="path"),
             dest=dict(type="path"),
@@ -173,7 +173,7 @@ def main():
                                      "to measure L1 and L2 only")
             plan = levels.plan(module.params["hosts"], module.params["partitions"],
                                parse_partition, module.params["clients"],
-                               module.params["run_id"])
+                               module.params["run_id"] or time.strftime("%Y%m%d%H%M%S"))
             module.exit_json(changed=False, plan=plan)
         changed, result, files = report(module)
         module.exit_json(changed=changed, table=result["table"], files=files)
