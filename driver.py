@@ -617,6 +617,13 @@ def _network_events_vars(args):
     return out
 
 
+def cmd_levels(args):
+    extravars = {}
+    if args.partition is not None:
+        extravars["levels_partitions"] = [p for p in args.partition if p]
+    return _run_verb(args, "levels", "levels", extravars)
+
+
 def cmd_bench(args):
     extravars = {"bench_workload": os.path.abspath(args.workload)} if args.workload else {}
     return _run_verb(args, "bench", "bench", extravars)
@@ -682,6 +689,12 @@ def build_parser():
     p.add_argument("--rate-only", action="store_true",
                    help="on kernels without sch_netem, apply rates and report delay/loss as "
                         "not applied instead of failing")
+    p = verb("levels", cmd_levels, "measure the edge requirement levels (L1-L3) from a client "
+             "in each site, as the deployment stands and under partitions; writes "
+             "reports/levels.json and levels.md")
+    p.add_argument("--partition", action="append", metavar="SITES",
+                   help="a partition to measure (as `enos tc --partition`), repeatable; "
+                        "default each site in turn, then every site apart; '' for none")
     p = verb("bench", cmd_bench, "run Rally/Shaker workloads")
     p.add_argument("--workload", help="workload directory")
     p = verb("backup", cmd_backup, "pack reports, traces, metrics and logs into one tarball")
