@@ -165,7 +165,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge.enos.plugins.module_utils.local_uml import (
-    UML_ENV, shell_exports, spawn, sshd_setenv)
+    shell_exports, spawn, sshd_setenv)
 
 INIT = """#!/bin/sh
 # WAN router of a local edge.enos testbed: PID 1 of a user-mode-linux kernel.
@@ -338,9 +338,6 @@ class Router(object):
             for index, link in enumerate(self.links()):
                 self.run("ip", "link", "set", link["veth_router"], "up")
                 argv.append("vec%d:transport=raw,ifname=%s" % (index, link["veth_router"]))
-            # the kernel hands unknown NAME=value parameters to init as its environment: the
-            # very first shell then already avoids AVX (see local_uml)
-            argv += ["%s=%s" % item for item in sorted(UML_ENV.items())]
             pid = spawn(argv, log, self.state_dir)
         else:
             name = self.p["name"]
