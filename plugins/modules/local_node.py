@@ -18,7 +18,7 @@ description:
   - The wanted configuration is hashed into the C(edge.enos.spec) label. A container with the
     same hash is left alone (started if stopped); a missing container is created, a different
     one is replaced.
-  - With O(nodes), many containers are handled in one task, several at a time (O(parallel)): the
+  - With O(nodes), many containers are handled in one task, several at a time (O(parallel)). The
     other options are shared by all, each entry of O(nodes) gives a node's own name, host name,
     networks, volumes, labels and routes.
   - Named volumes of a node are created with the node's labels, so that they are found (and
