@@ -112,13 +112,13 @@ class Progress(object):
         if self.steps and self.steps[-1][3] is None and kind in (
                 "playbook_on_play_start", "playbook_on_task_start", "playbook_on_stats"):
             self.steps[-1][3] = now
+        if kind.startswith("runner_on_") and self.steps and data.get("host"):
+            self.steps[-1][4].add(data["host"])
         if kind == "playbook_on_play_start":
             self.emit("PLAY %s" % data.get("play", ""))
         elif kind == "playbook_on_task_start":
             self.steps.append([data.get("role") or "-", data.get("task", ""), now, None, set()])
             self.emit("  %s" % data.get("task", ""))
-        if kind.startswith("runner_on_") and self.steps and data.get("host"):
-            self.steps[-1][4].add(data["host"])
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             result = data.get("res", {}) or {}
             message = result.get("msg") or result.get("stderr") or result.get("reason") or ""

@@ -124,11 +124,13 @@ def test_summary_says_which_roles_and_tasks_took_the_time(monkeypatch):
             (10.5, "playbook_on_task_start", {"task": "Install the engine",
                                               "role": "edge.enos.docker"}),
             (30.0, "runner_on_ok", {"host": "n1"}),
-            (40.0, "runner_on_ok", {"host": "n2"}),
+            (40.0, "runner_on_failed", {"host": "n2", "task": "Install the engine",
+                                        "res": {"msg": "no space left"}}),
             (40.5, "playbook_on_task_start", {"task": "Say hello", "role": None}),
             (41.5, "playbook_on_stats", {})]:
         now[0] = at
         progress({"event": kind, "event_data": data})
+    assert progress.failures == ["  ! n2: Install the engine: no space left"]
     lines = driver.slowest(progress.steps)
     assert lines[0] == "time by role: docker 30s, local_provider 10s, - 1s"
     assert lines[1] == "slowest tasks:"
