@@ -41,11 +41,20 @@ options:
     default: 8
   routes:
     description:
-      - Routes C({cidr, via}) set in the running container (a restarted container has lost them,
-        so every run checks them).
+      - Routes set in the running container (a restarted container has lost them, so every run
+        checks them).
     type: list
     elements: dict
     default: []
+    suboptions:
+      cidr:
+        description: Destination network.
+        type: str
+        required: true
+      via:
+        description: Gateway.
+        type: str
+        required: true
   ssh_key:
     description:
       - Private key of the environment. Its C(.pub) is written as root's C(authorized_keys) in
