@@ -96,17 +96,14 @@ def peak_container_memory(environment):
     return total
 
 
-def router_memory(env_dir):
-    """Resident memory of the WAN router's processes (UML kernel threads share one address
-    space: the largest RSS counts), bytes."""
-    state = env_dir / "router" / "state.json"
-    if not state.exists():
-        return 0
-    umid = "umid=%s" % json.loads(state.read_text()).get("name", "")
+def router_memory(environment):
+    """Resident memory of the WAN router (its UML processes share the kernel's memory: the
+    largest RSS counts), bytes."""
+    umid = ("umid=%s-wan" % environment).encode()
     rss = 0
     for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
         try:
-            if umid.encode() in Path(cmdline).read_bytes().split(b"\0"):
+            if umid in Path(cmdline).read_bytes().split(b"\0"):
                 status = Path(cmdline).with_name("status").read_text()
                 rss = max(rss, int(status.split("VmRSS:")[1].split()[0]) * 1024)
         except (OSError, IndexError):
@@ -195,7 +192,7 @@ def bench(sites, args):
             continue
         if step == "destroy":
             result["container_peak"] = peak_container_memory(environment)
-            result["router_rss"] = router_memory(env_dir)
+            result["router_rss"] = router_memory(environment)
         print("  %d sites: enos %s ..." % (sites, " ".join(COMMANDS[step])), flush=True)
         outcome = run_step(step, topo, env_dir, base / ("%s.log" % step), args.timeout)
         result["steps"][step] = outcome

@@ -79,11 +79,13 @@ MCONSOLE_MAGIC, MCONSOLE_VERSION, MCONSOLE_MAX_DATA = 0xCAFEBABE, 2, 512
 
 def mconsole(socket_path, command, timeout=10.0):
     """Send one command to a running UML kernel's mconsole socket; returns (ok, reply text)."""
+    import shutil
     import socket
     import tempfile
 
     client = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    reply_path = tempfile.mktemp(prefix="mconsole-", dir=os.path.dirname(socket_path))
+    reply_dir = tempfile.mkdtemp(prefix="mconsole-", dir=os.path.dirname(socket_path))
+    reply_path = os.path.join(reply_dir, "reply")
     try:
         client.bind(reply_path)
         client.settimeout(timeout)
@@ -99,5 +101,4 @@ def mconsole(socket_path, command, timeout=10.0):
                 return err == 0, text.decode(errors="replace")
     finally:
         client.close()
-        if os.path.exists(reply_path):
-            os.unlink(reply_path)
+        shutil.rmtree(reply_dir, ignore_errors=True)
