@@ -16,6 +16,7 @@ def cloud_summary(clouds_yaml, cloud="kolla-admin", timeout=20):
     try:
         import openstack
         import openstack.config
+        from keystoneauth1.exceptions import ClientException
     except ImportError as exc:
         return {"error": "openstacksdk is not installed (%s)" % exc}
     try:
@@ -36,7 +37,7 @@ def cloud_summary(clouds_yaml, cloud="kolla-admin", timeout=20):
             states = [s.state for s in conn.compute.services() if s.binary == "nova-compute"]
             summary["computes"] = {"up": states.count("up"), "down": len(states) - states.count("up")}
         return summary
-    except Exception as exc:  # any failure of a remote cloud is reported, not raised
+    except (openstack.exceptions.SDKException, ClientException, OSError) as exc:
         return {"error": "%s: %s" % (type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")}
 
 

@@ -38,5 +38,3 @@ def env(tmp_path_factory):
             for kind in ("container", "network", "volume")}
     shutil.rmtree(environment.path, ignore_errors=True)
     assert not any(left.values()), "enos destroy --hard left %s" % left
-
-

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from e2e_helpers import (assert_cloud_answers, kolla_containers, last_run_stats, server_create,
-                      server_delete, settled_containers)
+                         server_delete, settled_containers)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
