@@ -145,8 +145,11 @@ class Progress(object):
             result = data.get("res") or {}
             if data.get("task_action") in self.DEBUG_ACTIONS and not result.get("_ansible_no_log"):
                 self.say(data.get("task_uuid"), result)
+            self.progress(result)
             if self.verbose:
                 self.emit("    ok: %s%s" % (data.get("host"), " (changed)" if result.get("changed") else ""))
+        elif kind == "runner_item_on_ok":
+            self.progress(data.get("res") or {})
         elif kind == "verbose" and "WARNING" in event.get("stdout", ""):
             self.emit(event["stdout"].strip())
         return True
@@ -155,6 +158,14 @@ class Progress(object):
         if self.pending_task is not None:
             self.emit("  %s" % self.pending_task)
             self.pending_task = None
+
+    def progress(self, result):
+        """A long task's step (`progress` in a module's result): hosts in step report the same
+        line, printed once."""
+        line = result.get("progress")
+        if line and ("progress", line) not in self.said:
+            self.said.add(("progress", line))
+            self.emit("    %s" % line)
 
     def say(self, task, result):
         items = [result] + [r for r in result.get("results") or [] if isinstance(r, dict)]
@@ -560,11 +571,50 @@ def cmd_init(args):
 
 
 def cmd_tc(args):
-    if args.test and args.reset:
-        raise UsageError("--test and --reset go separately: `enos tc --test` measures, "
-                         "`enos tc --reset` removes the rules")
-    action = "test" if args.test else "reset" if args.reset else "apply"
-    return _run_verb(args, "tc", "tc", {"netem_action": action, "netem_rate_only": args.rate_only})
+    chosen = [flag for flag, on in (("--test", args.test), ("--reset", args.reset),
+                                    ("--partition", args.partition is not None),
+                                    ("--heal", args.heal), ("--events", args.events is not None),
+                                    ("--events-log", args.events_log))
+              if on]
+    if len(chosen) > 1:
+        raise UsageError("%s go separately: give one of them per run" % " and ".join(chosen))
+    extravars = {"netem_rate_only": args.rate_only}
+    if args.partition is not None or args.events is not None:
+        extravars.update(_network_events_vars(args))
+    elif args.heal or args.events_log:
+        extravars["netem_action"] = "heal" if args.heal else "events_log"
+    else:
+        extravars["netem_action"] = "test" if args.test else "reset" if args.reset else "apply"
+    return _run_verb(args, "tc", "tc", extravars)
+
+
+def _network_events_vars(args):
+    """--partition/--events checked against the topology before anything runs."""
+    from ansible_collections.edge.enos.plugins.module_utils import timeline
+
+    env_dir = resolve_env(args.env)
+    topo = validated(topology_file(args, env_dir))
+    if args.partition is not None:
+        try:
+            timeline.parse_partition(args.partition, list(topo.sites))
+        except ValueError as exc:
+            raise UsageError("--partition %s: %s" % (args.partition, " (".join(exc.args) + (
+                ")" if len(exc.args) > 1 else "")))
+        return {"netem_action": "partition", "netem_partition": args.partition}
+    out = {"netem_action": "events", "netem_events_wait": args.wait}
+    if args.events:
+        path = os.path.abspath(args.events)
+        try:
+            timeline.load_file(path, list(topo.sites))
+        except timeline.TimelineError as exc:
+            raise UsageError("invalid timeline, nothing was changed:\n%s" % exc)
+        out["netem_events_file"] = path
+    else:
+        if not topo.network_events:
+            raise UsageError("the topology has no network_events: give a timeline with "
+                             "--events FILE, or add `network_events:` to the topology")
+        out["netem_events"] = topo.raw["network_events"]
+    return out
 
 
 def cmd_bench(args):
@@ -617,6 +667,18 @@ def build_parser():
     p = verb("tc", cmd_tc, "apply the WAN constraints between sites")
     p.add_argument("--test", action="store_true", help="measure the links and report")
     p.add_argument("--reset", action="store_true", help="remove the rules")
+    p.add_argument("--partition", metavar="SITES",
+                   help="cut SITES from the other sites, both ways (grp3, grp[2-3], grp1,grp2; "
+                        "sides separated by /: grp1,grp2/grp3)")
+    p.add_argument("--heal", action="store_true", help="remove every cut; the constraints "
+                   "in force stay, no queue is reset")
+    p.add_argument("--events", nargs="?", const="", metavar="FILE",
+                   help="run a timeline of partitions, flapping links and constraint changes in "
+                        "the background (FILE, else the topology's network_events)")
+    p.add_argument("--wait", action="store_true", help="with --events: wait for the end of "
+                   "the timeline and write its log into the reports")
+    p.add_argument("--events-log", action="store_true", help="collect the log of the "
+                   "timeline started by --events into the reports (network_events.json)")
     p.add_argument("--rate-only", action="store_true",
                    help="on kernels without sch_netem, apply rates and report delay/loss as "
                         "not applied instead of failing")

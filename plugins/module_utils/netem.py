@@ -300,16 +300,51 @@ def render_batch(plan, dev_opts=""):
                              cls["rate_bps"] or UNLIMITED_BPS, cls["burst"], cls["burst"],
                              cls["quantum"]))
             if cls["netem"]:
-                opts = ["limit %d" % cls["limit"]]
-                if cls["delay_us"] or cls["jitter_us"]:
-                    opts.append("delay %dus" % cls["delay_us"])
-                    if cls["jitter_us"]:
-                        opts.append("%dus distribution normal" % cls["jitter_us"])
-                if cls["loss_pct"]:
-                    opts.append("loss random %s%%" % _num(cls["loss_pct"]))
                 lines.append("qdisc add %s parent %s handle %s netem %s" % (
-                    d, cls["classid"], cls["handle"], " ".join(opts)))
+                    d, cls["classid"], cls["handle"], netem_options(cls)))
         lines.extend(_render_filters(d, dev))
+    return lines
+
+
+def netem_options(cls):
+    opts = ["limit %d" % cls["limit"]]
+    if cls["delay_us"] or cls["jitter_us"]:
+        opts.append("delay %dus" % cls["delay_us"])
+        if cls["jitter_us"]:
+            opts.append("%dus distribution normal" % cls["jitter_us"])
+    if cls["loss_pct"]:
+        opts.append("loss random %s%%" % _num(cls["loss_pct"]))
+    return " ".join(opts)
+
+
+def change_batch(old_plan, new_plan):
+    """tc -batch lines turning the classes of old_plan into new_plan's in place (a constraint
+    changed): `class change` and netem `replace`/`del` on the changed classes only, so that the
+    other queues keep their packets and statistics. Raises NetemError when the trees differ in
+    shape (other devices, classes or filters): that needs a full apply."""
+    lines = []
+    for device, dev in sorted(new_plan["devices"].items()):
+        old = old_plan["devices"].get(device)
+        old_classes = {c["classid"]: c for c in (old or {}).get("classes", [])}
+        if old is None or set(old_classes) != {c["classid"] for c in dev["classes"]} or \
+                desired_state(old_plan, device)["filters"] != desired_state(new_plan, device)["filters"]:
+            raise NetemError("the change of constraint reshapes the tc tree of %s: apply the "
+                             "new constraints with `enos tc`" % device)
+        d = "dev %s" % device
+        for cls in dev["classes"]:
+            before = old_classes[cls["classid"]]
+            if (before["rate_bps"], before["burst"], before["quantum"]) != (
+                    cls["rate_bps"], cls["burst"], cls["quantum"]):
+                rate = cls["rate_bps"] or UNLIMITED_BPS
+                lines.append("class change %s parent %s classid %s htb rate %dbit ceil %dbit "
+                             "burst %d cburst %d quantum %d" % (
+                                 d, ROOT, cls["classid"], rate, rate, cls["burst"], cls["burst"],
+                                 cls["quantum"]))
+            if cls["netem"] and (not before["netem"] or netem_options(before) != netem_options(cls)):
+                lines.append("qdisc replace %s parent %s handle %s netem %s" % (
+                    d, cls["classid"], cls["handle"], netem_options(cls)))
+            elif before["netem"] and not cls["netem"]:
+                lines.append("qdisc del %s parent %s handle %s" % (d, cls["classid"], cls["handle"]))
     return lines
 
 
@@ -535,12 +570,17 @@ def unsatisfiable(plan, caps):
 
 # ------------------------------------------------------------------- measurement
 
-def fping_rtts(targets, count=20, interval_ms=20, prefix=()):
-    """{address: [rtt ms or None per probe]} with one fping run (-C) for every target."""
+def fping_rtts(targets, count=20, interval_ms=20, prefix=(), period_ms=None):
+    """{address: [rtt ms or None per probe]} with one fping run (-C) for every target.
+
+    interval_ms: between two probes to one target; period_ms: between two probes of the run."""
     if not targets:
         return {}
     cmd = list(prefix) + ["fping", "-q", "-C", str(count), "-p", str(interval_ms), "-t", "2000",
-                          "-B", "1", "-r", "0"] + list(targets)
+                          "-B", "1", "-r", "0"]
+    if period_ms:
+        cmd += ["-i", str(period_ms)]
+    cmd += list(targets)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     out = {}
     for line in (proc.stderr + proc.stdout).splitlines():
@@ -575,27 +615,47 @@ UDP_LENGTH = 1400
 UDP_EFFICIENCY = UDP_LENGTH / (UDP_LENGTH + 42.0)
 
 
-def iperf3(address, rate_bps, seconds=5, port=5201, udp=False, prefix=()):
+def _iperf3_json(cmd, address, port):
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        data = json.loads(proc.stdout)
+        if data.get("error"):
+            raise ValueError(data["error"])
+        return data["end"]
+    except (ValueError, KeyError) as exc:
+        raise NetemError("iperf3 to %s:%s failed: %s %s" % (address, port, exc, (
+            proc.stdout + proc.stderr).strip()[-300:]))
+
+
+def iperf3(address, rate_bps, seconds=5, port=5201, udp=False, prefix=(), omit=1):
     """Receiver-side goodput (bit/s) toward address, and the payload efficiency to expect.
 
     TCP by default: it adapts to the shaped rate, so it shows a rate too low and a rate too
     high. On lossy links TCP would measure its congestion control rather than the link: UDP is
-    offered at the asked rate there, which shows a rate too low (and the loss) but cannot show
-    a shaper that lets more through. (UDP offered above the rate overloads HTB+netem: the
-    receiver then counts less than the shaper sends, measured in UML and through the router.)"""
+    offered there at rate_bps (the caller offers more than the asked rate, so that a link that
+    is not shaped delivers too much and fails)."""
     cmd = list(prefix) + ["iperf3", "-c", address, "-p", str(port), "-t", str(seconds), "-J"]
     if udp:
-        cmd += ["-u", "-b", str(int(rate_bps)), "-l", str(UDP_LENGTH)]
+        cmd += ["-u", "-b", str(int(rate_bps)), "-l", str(UDP_LENGTH), "-w", "200K"]
     else:
-        cmd += ["-O", "1"]                       # leave slow start out
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    try:
-        data = json.loads(proc.stdout)
-        got = float(data["end"]["sum_received"]["bits_per_second"])
-    except (ValueError, KeyError):
-        raise NetemError("iperf3 to %s:%s failed: %s" % (address, port, (
-            proc.stdout + proc.stderr).strip()[-300:]))
-    return got, UDP_EFFICIENCY if udp else TCP_EFFICIENCY
+        cmd += ["-O", str(omit)]                 # leave slow start out
+    end = _iperf3_json(cmd, address, port)
+    return float(end["sum_received"]["bits_per_second"]) if "sum_received" in end else float(
+        end["sum"]["bits_per_second"]), UDP_EFFICIENCY if udp else TCP_EFFICIENCY
+
+
+def iperf3_loss(address, pps, seconds, length=100, port=5201, prefix=()):
+    """One-way loss toward address: {packets, lost, loss_pct} of paced UDP datagrams."""
+    # the largest socket buffer a default rmem_max allows: a busy receiver must not drop
+    # what the link delivered
+    cmd = list(prefix) + ["iperf3", "-c", address, "-p", str(port), "-u", "-t", str(seconds),
+                          "-l", str(length), "-b", str(int(pps * length * 8)), "-w", "200K", "-J"]
+    end = _iperf3_json(cmd, address, port)
+    total = end["sum"]
+    packets, lost = int(total.get("packets") or 0), int(total.get("lost_packets") or 0)
+    if not packets:
+        raise NetemError("iperf3 loss test to %s:%s sent no datagram" % (address, port))
+    return {"packets": packets, "lost": lost, "loss_pct": 100.0 * lost / packets}
 
 
 def expected_rtt_ms(links_by_pair, a, b, base_ms=0.0):
@@ -605,55 +665,104 @@ def expected_rtt_ms(links_by_pair, a, b, base_ms=0.0):
     return base_ms + (there + back) / 1000.0
 
 
-def compare(links, measurements, base_ms=0.0):
+def loss_tolerance(asked_pct, samples, floor):
+    """Three binomial standard deviations of a loss rate measured on `samples` packets."""
+    p = asked_pct / 100.0
+    return max(floor, 300.0 * math.sqrt(p * (1 - p) / max(1, samples)))
+
+
+def _check(asked, measured, tolerance, **extra):
+    return dict(extra, asked=asked, measured=measured, tolerance=tolerance,
+                **{"pass": measured is not None and abs(measured - asked) <= tolerance})
+
+
+def compare(links, measurements, base_ms=0.0, sites=None, coverage=None):
     """Asked vs measured per ordered site pair, with pass/fail.
 
-    measurements: [{"src", "dst", "rtt": rtt_stats(), "rate_bps": measured or None}].
-    Tolerances: RTT within max(1 ms, 5 %); rate within 10 %; one-way loss within three
-    binomial standard deviations (at least 2 points)."""
+    measurements: [{"src", "dst", "rtt": rtt_stats(), "loss_test": {packets, lost, loss_pct},
+    "rate_bps": goodput, "efficiency"}] (several entries of one pair merge).
+    Tolerances: RTT within max(1 ms, 5 %); rate within 10 %; loss within three binomial
+    standard deviations, at least 2 points for the two-way fping loss and 0.3 points for the
+    one-way loss test (thousands of datagrams: 1 % and 0 % are told apart).
+    sites: every ordered pair of them must have been measured (a pair that was not fails).
+    coverage: wan_test.plan()'s, {"a->b": {"measured": bool, "represented_by"}}: a link with
+    a rate or a loss must have its own link test, or one of the pair that represents it."""
     by_pair = {(l["src"], l["dst"]): l for l in normalize_links(links)}
-    rows = []
+    merged = {}
     for m in measurements:
-        s, d = m["src"], m["dst"]
-        row = {"src": s, "dst": d, "checks": {}}
+        merged.setdefault((m["src"], m["dst"]), {}).update(
+            {k: v for k, v in m.items() if v is not None})
+    expected = [(s, d) for s in sites or [] for d in sites or [] if s != d]
+    rows = {}
+    for pair in expected + sorted(p for p in merged if p not in expected):
+        if pair in rows:
+            continue
+        s, d = pair
+        m = merged.get(pair, {})
+        link = by_pair.get(pair, {})
+        row = {"src": s, "dst": d, "checks": {}, "problems": []}
         rtt = m.get("rtt")
         if rtt:
             asked = expected_rtt_ms(by_pair, s, d, base_ms)
-            got = rtt["median_ms"]
-            tol = max(1.0, 0.05 * asked)
-            row["checks"]["rtt_ms"] = {"asked": asked, "measured": got, "tolerance": tol,
-                                       "pass": got is not None and abs(got - asked) <= tol}
+            row["checks"]["rtt_ms"] = _check(asked, rtt["median_ms"], max(1.0, 0.05 * asked))
             # a probe is lost when its request or its reply is lost
-            p1 = (by_pair.get((s, d), {}).get("loss_pct") or 0) / 100.0
+            p1 = (link.get("loss_pct") or 0) / 100.0
             p2 = (by_pair.get((d, s), {}).get("loss_pct") or 0) / 100.0
             asked_loss = 100.0 * (1 - (1 - p1) * (1 - p2))
-            n = max(1, rtt["probes"])
-            p = asked_loss / 100.0
-            ltol = max(2.0, 300.0 * math.sqrt(p * (1 - p) / n))
-            row["checks"]["loss_pct"] = {"asked": asked_loss, "measured": rtt["loss_pct"],
-                                         "tolerance": ltol,
-                                         "pass": abs(rtt["loss_pct"] - asked_loss) <= ltol}
-        if m.get("rate_bps") is not None:
-            link = by_pair.get((s, d), {})
-            asked = link.get("rate_bps")
-            if asked:
-                # the payload of a link at `asked`, minus what the link loses
-                asked_goodput = asked * m.get("efficiency", 1.0) * (
-                    1 - (link.get("loss_pct") or 0) / 100.0)
-                row["checks"]["rate_bps"] = {
-                    "asked": asked_goodput, "measured": m["rate_bps"],
-                    "tolerance": 0.1 * asked_goodput,
-                    "pass": abs(m["rate_bps"] - asked_goodput) <= 0.1 * asked_goodput}
-        row["pass"] = all(c["pass"] for c in row["checks"].values())
-        rows.append(row)
-    return rows
+            row["checks"]["loss_pct"] = _check(
+                asked_loss, rtt["loss_pct"], loss_tolerance(asked_loss, rtt["probes"], 2.0),
+                probes=rtt["probes"])
+        elif pair in expected:
+            row["problems"].append("RTT and loss not measured")
+        row["problems"].extend(m.get("errors") or [])
+        test = m.get("loss_test")
+        if test:
+            asked = link.get("loss_pct") or 0.0
+            row["checks"]["oneway_loss_pct"] = _check(
+                asked, test["loss_pct"], loss_tolerance(asked, test["packets"], 0.3),
+                packets=test["packets"])
+        if m.get("rate_bps") is not None and link.get("rate_bps"):
+            # the payload of a link at the asked rate, minus what the link loses
+            goodput = link["rate_bps"] * m.get("efficiency", 1.0) * (
+                1 - (link.get("loss_pct") or 0) / 100.0)
+            row["checks"]["rate_bps"] = _check(goodput, m["rate_bps"], 0.1 * goodput)
+        cover = (coverage or {}).get("%s->%s" % pair)
+        if cover and cover.get("unprovable"):
+            row["problems"].append(cover["unprovable"])
+        if cover and cover.get("measured"):
+            if not test:
+                row["problems"].append("one-way loss test asked but not measured")
+            if link.get("rate_bps") and "rate_bps" not in row["checks"] and \
+                    not cover.get("unprovable"):
+                row["problems"].append("rate asked but not measured")
+        elif cover:
+            row["covered_by"] = cover.get("represented_by")
+        rows[pair] = row
+    for row in rows.values():
+        rep = row.get("covered_by")
+        if rep:
+            other = rows.get(tuple(rep.split("->", 1)))
+            ok = bool(other) and not other["problems"] and all(
+                c["pass"] for k, c in other["checks"].items() if k != "rtt_ms")
+            row["checks"]["same_constraint_as"] = {"asked": rep, "measured": rep, "tolerance": 0,
+                                                   "pass": ok}
+        row["pass"] = bool(row["checks"]) and not row["problems"] and all(
+            c["pass"] for c in row["checks"].values())
+    return list(rows.values())
 
 
-def report_table(rows):
-    lines = ["%-12s %-12s %22s %22s %26s %s" % ("src", "dst", "RTT ms asked/meas",
-                                                "loss % asked/meas", "rate Mbit/s asked/meas",
-                                                "result")]
+def passed(rows):
+    """An empty report proves nothing: it does not pass."""
+    return bool(rows) and all(r["pass"] for r in rows)
+
+
+def report_table(rows, only_failures=False):
+    lines = ["%-12s %-12s %18s %16s %18s %24s %s" % (
+        "src", "dst", "RTT ms asked/meas", "loss% (fping)", "loss% (one-way)",
+        "rate Mbit/s asked/meas", "result")]
     for r in rows:
+        if only_failures and r["pass"]:
+            continue
         c = r["checks"]
 
         def cell(key, scale=1.0, fmt="%.1f"):
@@ -661,55 +770,98 @@ def report_table(rows):
                 return "-"
             v = c[key]
             got = "none" if v["measured"] is None else fmt % (v["measured"] / scale)
-            return "%s / %s%s" % (fmt % (v["asked"] / scale), got, "" if v["pass"] else " !")
-        lines.append("%-12s %-12s %22s %22s %26s %s" % (
+            return "%s/%s%s" % (fmt % (v["asked"] / scale), got, "" if v["pass"] else " !")
+        notes = list(r.get("problems", []))
+        if r.get("covered_by"):
+            notes.append("loss/rate: same constraint as %s%s" % (
+                r["covered_by"], "" if c["same_constraint_as"]["pass"] else " (which FAILS)"))
+        lines.append("%-12s %-12s %18s %16s %18s %24s %s%s" % (
             r["src"], r["dst"], cell("rtt_ms", fmt="%.2f"), cell("loss_pct"),
-            cell("rate_bps", 1e6), "PASS" if r["pass"] else "FAIL"))
+            cell("oneway_loss_pct", fmt="%.2f"), cell("rate_bps", 1e6),
+            "PASS" if r["pass"] else "FAIL", ("  " + "; ".join(notes)) if notes else ""))
+    if not rows:
+        lines.append("no measurement: nothing is proven (FAIL)")
     return "\n".join(lines) + "\n"
 
 
+def report_summary(rows, max_failures=20):
+    """A few lines for the run's output: counts, then the failing pairs (at most max_failures)."""
+    failing = [r for r in rows if not r["pass"]]
+    counts = {}
+    for r in rows:
+        for key, check in r["checks"].items():
+            counts.setdefault(key, [0, 0])[0 if check["pass"] else 1] += 1
+    lines = ["%d ordered site pairs, %d pass, %d fail%s" % (
+        len(rows), len(rows) - len(failing), len(failing),
+        "" if rows else ": no measurement, nothing is proven")]
+    lines += ["  %-20s %d within tolerance, %d out" % (k, v[0], v[1]) for k, v in sorted(counts.items())]
+    if failing:
+        lines += report_table(failing[:max_failures]).splitlines()
+        if len(failing) > max_failures:
+            lines.append("... and %d more failing pairs (see the report)" % (len(failing) - max_failures))
+    return lines
+
+
+def _natural(name):
+    """grp2 before grp10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def report_heatmap(rows, path):
-    """PNG: asked RTT, measured RTT and pass/fail matrices side by side."""
+    """PNG: asked RTT, measured RTT and pass/fail matrices side by side.
+
+    Values are written in the cells up to 16 sites; beyond, the colour carries them and the
+    figure keeps a size a screen shows (site labels shrink, every 5th label past 50 sites)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sites = sorted({r["src"] for r in rows} | {r["dst"] for r in rows})
+    sites = sorted({r["src"] for r in rows} | {r["dst"] for r in rows}, key=_natural)
     idx = {s: i for i, s in enumerate(sites)}
     n = len(sites)
     if not n:
         fig = plt.figure(figsize=(4, 1))
-        fig.text(0.5, 0.5, "no measurement", ha="center", va="center")
+        fig.text(0.5, 0.5, "no measurement: nothing is proven", ha="center", va="center")
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return
-    asked = [[float("nan")] * n for _row in sites]
-    got = [[float("nan")] * n for _row in sites]
+    nan = float("nan")
+    asked = [[nan] * n for _row in sites]
+    got = [[nan] * n for _row in sites]
+    verdict = [[nan] * n for _row in sites]
     for r in rows:
+        i, j = idx[r["src"]], idx[r["dst"]]
+        verdict[i][j] = 1.0 if r["pass"] else 0.0
         c = r["checks"].get("rtt_ms")
         if c:
-            asked[idx[r["src"]]][idx[r["dst"]]] = c["asked"]
-            got[idx[r["src"]]][idx[r["dst"]]] = c["measured"] if c["measured"] is not None \
-                else float("nan")
-    fig, axes = plt.subplots(1, 2, figsize=(4 + 2.2 * n, 1.5 + 1.1 * n))
+            asked[i][j] = c["asked"]
+            got[i][j] = c["measured"] if c["measured"] is not None else nan
+    annotate = n <= 16
+    side = min(7.0, 1.5 + 0.6 * n)
+    fig, axes = plt.subplots(1, 3, figsize=(3 * side + 3, side + 1.2))
     vmax = max([v for row in asked + got for v in row if not math.isnan(v)] or [1])
-    for ax, data, title in ((axes[0], asked, "asked RTT (ms)"), (axes[1], got, "measured RTT (ms)")):
-        im = ax.imshow(data, cmap="viridis", vmin=0, vmax=vmax)
-        ax.set_xticks(range(n), sites, rotation=45)
-        ax.set_yticks(range(n), sites)
+    step = 1 if n <= 50 else 5
+    fontsize = 8 if n <= 20 else 6 if n <= 50 else 5
+    panels = ((axes[0], asked, "asked RTT (ms)", "viridis", 0, vmax),
+              (axes[1], got, "measured RTT (ms)", "viridis", 0, vmax),
+              (axes[2], verdict, "pass (green) / fail (red)", "RdYlGn", 0, 1))
+    for ax, data, title, cmap, low, high in panels:
+        im = ax.imshow(data, cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
+        ticks = list(range(0, n, step))
+        ax.set_xticks(ticks, [sites[t] for t in ticks], rotation=90, fontsize=fontsize)
+        ax.set_yticks(ticks, [sites[t] for t in ticks], fontsize=fontsize)
         ax.set_title(title)
         ax.set_xlabel("destination")
         ax.set_ylabel("source")
-        for i in range(n):
-            for j in range(n):
-                if data[i][j] == data[i][j]:
-                    ax.text(j, i, "%.1f" % data[i][j], ha="center", va="center",
-                            color="white" if data[i][j] < vmax * 0.6 else "black", fontsize=8)
-        fig.colorbar(im, ax=ax, shrink=0.8)
-    for r in rows:
-        if not r["pass"]:
-            axes[1].add_patch(plt.Rectangle((idx[r["dst"]] - 0.5, idx[r["src"]] - 0.5), 1, 1,
-                                            fill=False, edgecolor="red", linewidth=2))
+        if annotate and data is not verdict:
+            for i in range(n):
+                for j in range(n):
+                    if data[i][j] == data[i][j]:
+                        ax.text(j, i, "%.1f" % data[i][j], ha="center", va="center",
+                                color="white" if data[i][j] < vmax * 0.6 else "black", fontsize=8)
+        bar = fig.colorbar(im, ax=ax, shrink=0.8)
+        if data is verdict:
+            bar.set_ticks([0, 1], labels=["fail", "pass"])
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -36,7 +36,7 @@ INVENTORY_KEYS = ("plugin", "env", "compose", "groups", "keyed_groups", "strict"
                   "cache_timeout", "cache_connection", "cache_prefix")
 TOP_LEVEL_KEYS = ("provider", "resources", "topology", "registry", "kolla-ansible", "kolla",
                   "inventory", "enable_monitoring", "network_constraints", "hosts",
-                  "placement", "docker_version") + INVENTORY_KEYS
+                  "placement", "docker_version", "network_events") + INVENTORY_KEYS
 DEPRECATED_KEYS = {
     "kolla_repo": "pin the release with `kolla-ansible: <version>` (e.g. 22.2.0); "
                   "kolla-ansible is installed from PyPI, not cloned",
@@ -117,6 +117,10 @@ class Problem(object):
         where = "%s:%s" % (self.path, self.line) if self.line else str(self.path)
         text = "%s: %s: %s" % (where, self.key or "(file)", self.problem)
         return text + (" (%s)" % self.fix if self.fix else "")
+
+
+class _Reported(str):
+    """A problem already worded as `FILE:LINE: key: problem (fix)` by another parser."""
 
 
 class TopologyError(Exception):
@@ -533,6 +537,7 @@ class Topology(object):
         self.constraints = {"enabled": False, "default": Link().as_dict(), "members": [],
                             "constraints": []}
         self.raw = {}
+        self.network_events = []
 
     @property
     def sites(self):
@@ -718,6 +723,8 @@ class _Parser(object):
         self.parse_placement(data)
         if "network_constraints" in data:
             self.parse_constraints(data)
+        if "network_events" in data:
+            self.parse_network_events(data)
         if self.problems:
             raise TopologyError(self.problems)
         topo = self.topo
@@ -1271,6 +1278,15 @@ class _Parser(object):
             "intra": intra,
             "constraints": compiled,
         }
+
+    def parse_network_events(self, data):
+        """The timeline of partitions, flaps and constraint changes: module_utils/timeline.py."""
+        from ansible_collections.edge.enos.plugins.module_utils import timeline
+        try:
+            self.topo.network_events = timeline.load(data["network_events"], self.path,
+                                                     self.topo.sites)
+        except timeline.TimelineError as exc:
+            self.problems.extend(_Reported(text) for text in exc.problems)
 
     def _network(self, container, key, dotted):
         network = container.get(key)

@@ -27,6 +27,12 @@ def usable():
     return None
 
 
+def kernel_has_netem():
+    """This kernel has sch_netem (probed in a throwaway network namespace)."""
+    return subprocess.run(["unshare", "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem",
+                           "delay", "1ms"], capture_output=True, check=False).returncode == 0
+
+
 def write_topology(path, environment, subnet, router_subnet, sites, memory="512m", extra=None):
     """A grouped topology: `sites` maps site -> {role: count}, all in cluster `local`."""
     data = {"plugin": "edge.enos.topology",

@@ -19,8 +19,8 @@ from ansible_collections.edge.enos.plugins.module_utils import netem as nm
 from ansible_collections.edge.enos.plugins.module_utils.topology import parse_topology
 
 CAPS = nm.kernel_capabilities()
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not CAPS["htb"] or CAPS["netem"],
-                                reason="needs root, sch_htb and a kernel without sch_netem")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not CAPS["htb"],
+                                reason="needs root and sch_htb")
 NODES = (("s1-a", "s1", 1), ("s1-b", "s1", 2), ("s2-a", "s2", 3))
 
 
@@ -94,6 +94,7 @@ def roots(lab):
     return [sh("ip netns exec %s tc qdisc show dev eth0 root" % ns) for ns in lab["ns"]]
 
 
+@pytest.mark.skipif(CAPS["netem"], reason="this kernel has sch_netem: see the test below")
 def test_role_on_a_kernel_without_netem(lab):
     delays = constraints({"src": "s1", "dst": "s2", "delay": "30ms", "rate": "40mbit"},
                          {"src": "s2", "dst": "s1", "delay": "30ms"})
@@ -130,3 +131,24 @@ def test_role_on_a_kernel_without_netem(lab):
     rc, out = play(lab, rates, netem_action="reset")
     assert rc == 0 and recap(out)["s1-a"]["changed"] == 1
     assert not any("e05:" in r for r in roots(lab))
+
+
+@pytest.mark.skipif(not CAPS["netem"], reason="this kernel has no sch_netem: see the test above")
+def test_role_on_a_kernel_with_netem(lab):
+    """The same role where the kernel has netem: delays and loss are applied and proven."""
+    asked = constraints({"src": "s1", "dst": "s2", "delay": "30ms", "rate": "40mbit", "loss": "1%"},
+                        {"src": "s2", "dst": "s1", "delay": "30ms", "rate": "20mbit"})
+    rc, out = play(lab, asked)
+    assert rc == 0 and "every shaping point can honour the constraints" in out, out[-3000:]
+    rc, out = play(lab, asked)
+    assert rc == 0 and all(r.get("changed") == 0 for r in recap(out).values()), out[-2000:]
+    rc, out = play(lab, asked, netem_action="test", netem_iperf_duration=3)
+    assert rc == 0, out[-4000:]
+    report = json.loads((lab["tmp"] / "reports" / "netem.json").read_text())
+    assert report["passed"], (lab["tmp"] / "reports" / "netem.txt").read_text()
+    rows = {(r["src"], r["dst"]): r["checks"] for r in report["rows"]}
+    assert 58 <= rows[("s1", "s2")]["rtt_ms"]["measured"] <= 63
+    assert 0.5 <= rows[("s1", "s2")]["oneway_loss_pct"]["measured"] <= 1.5
+    assert rows[("s2", "s1")]["oneway_loss_pct"]["measured"] < 0.3
+    rc, out = play(lab, asked, netem_action="reset")
+    assert rc == 0 and not any("e05:" in r for r in roots(lab))
