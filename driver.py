@@ -115,6 +115,7 @@ class Progress(object):
         self.verb, self.verbose, self.stream = verb, verbose, stream
         self.started = time.time()
         self.failures = []
+        self.steps = []     # [role, task, started, ended, hosts]: where the run's time went
         self.pending_task = None
         self.said = set()
 
@@ -122,12 +123,19 @@ class Progress(object):
         return "%5.0fs" % (time.time() - self.started)
 
     def __call__(self, event):
-        kind = event.get("event")
+        kind = event.get("event") or ""
         data = event.get("event_data", {})
+        now = time.time()
+        if self.steps and self.steps[-1][3] is None and kind in (
+                "playbook_on_play_start", "playbook_on_task_start", "playbook_on_stats"):
+            self.steps[-1][3] = now
+        if kind.startswith("runner_on_") and self.steps and data.get("host"):
+            self.steps[-1][4].add(data["host"])
         if kind == "playbook_on_play_start":
             self.pending_task = None
             self.emit("PLAY %s" % data.get("play", ""))
         elif kind == "playbook_on_task_start":
+            self.steps.append([data.get("role") or "-", data.get("task", ""), now, None, set()])
             self.pending_task = data.get("task", "")
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             self.task_ran()
@@ -274,6 +282,29 @@ def summarize(progress, runner):
             stats.get("skipped", {}).get(host, 0)))
     for line in progress.failures:
         print(line)
+    for line in slowest(progress.steps):
+        print(line)
+
+
+def slowest(steps, count=5):
+    """What dominated the run: time per role and the slowest tasks (wall clock)."""
+    done = [(role, task, end - start, len(hosts)) for role, task, start, end, hosts in steps
+            if end is not None]
+    total = sum(step[2] for step in done)
+    if not done or total < 1:
+        return []
+    per_role = {}
+    for role, _task, seconds, _hosts in done:
+        per_role[role] = per_role.get(role, 0) + seconds
+    lines = ["time by role: " + ", ".join(
+        "%s %.0fs" % (role.split(".")[-1], seconds)
+        for role, seconds in sorted(per_role.items(), key=lambda kv: -kv[1]) if seconds >= 0.5)]
+    lines.append("slowest tasks:")
+    for role, task, seconds, hosts in sorted(done, key=lambda step: -step[2])[:count]:
+        lines.append("  %5.1fs %3.0f%%  %s%s (%d host%s)" % (
+            seconds, 100.0 * seconds / total, "" if role == "-" else role.split(".")[-1] + " : ",
+            task, hosts, "" if hosts == 1 else "s"))
+    return lines
 
 
 # --------------------------------------------------------------------------- verbs

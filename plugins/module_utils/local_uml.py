@@ -68,3 +68,37 @@ def spawn(argv, log, cwd):
                             cwd=cwd, start_new_session=True, close_fds=True,
                             preexec_fn=hide_xstate)
     return proc.pid
+
+
+# UML's command line holds at most 4096 characters (COMMAND_LINE_SIZE) and a kernel given a
+# longer one exits: the interfaces that do not fit are plugged in through the management console
+# once the kernel runs (the vector driver takes `config vecN:...` like a boot parameter).
+COMMAND_LINE_BUDGET = 3500
+MCONSOLE_MAGIC, MCONSOLE_VERSION, MCONSOLE_MAX_DATA = 0xCAFEBABE, 2, 512
+
+
+def mconsole(socket_path, command, timeout=10.0):
+    """Send one command to a running UML kernel's mconsole socket; returns (ok, reply text)."""
+    import shutil
+    import socket
+    import tempfile
+
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    reply_dir = tempfile.mkdtemp(prefix="mconsole-", dir=os.path.dirname(socket_path))
+    reply_path = os.path.join(reply_dir, "reply")
+    try:
+        client.bind(reply_path)
+        client.settimeout(timeout)
+        data = command.encode()[:MCONSOLE_MAX_DATA]
+        client.sendto(struct.pack("III", MCONSOLE_MAGIC, MCONSOLE_VERSION, len(data))
+                      + data.ljust(MCONSOLE_MAX_DATA, b"\0"), socket_path)
+        text, err = b"", 0
+        while True:
+            reply = client.recv(12 + MCONSOLE_MAX_DATA)
+            err, more, length = struct.unpack("iii", reply[:12])
+            text += reply[12:12 + length]
+            if not more:
+                return err == 0, text.decode(errors="replace")
+    finally:
+        client.close()
+        shutil.rmtree(reply_dir, ignore_errors=True)

@@ -18,13 +18,53 @@ description:
   - The wanted configuration is hashed into the C(edge.enos.spec) label. A container with the
     same hash is left alone (started if stopped); a missing container is created, a different
     one is replaced.
+  - With O(nodes), many containers are handled in one task, several at a time (O(parallel)). The
+    other options are shared by all, each entry of O(nodes) gives a node's own name, host name,
+    networks, volumes, labels and routes.
+  - Named volumes of a node are created with the node's labels, so that they are found (and
+    removed) by label with the container.
 version_added: "0.1.0"
 author: edge.enos developers (@edge-enos)
 options:
   name:
-    description: Container name.
+    description: Container name (one node; see O(nodes) for many).
     type: str
-    required: true
+  nodes:
+    description:
+      - Many nodes at once. Each entry takes O(name) (required), O(hostname), O(networks),
+        O(volumes) and O(labels) (added to the shared ones) and O(routes).
+    type: list
+    elements: dict
+  parallel:
+    description: How many nodes are created, started and checked at the same time.
+    type: int
+    default: 8
+  routes:
+    description:
+      - Routes set in the running container (a restarted container has lost them, so every run
+        checks them).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      cidr:
+        description: Destination network.
+        type: str
+        required: true
+      via:
+        description: Gateway.
+        type: str
+        required: true
+  ssh_key:
+    description:
+      - Private key of the environment. Its C(.pub) is written as root's C(authorized_keys) in
+        the running container, and the module waits until root logs in with it over SSH at the
+        node's first address (at most O(ssh_timeout) seconds).
+    type: path
+  ssh_timeout:
+    description: Seconds to wait for a node's SSH with O(ssh_key).
+    type: int
+    default: 180
   state:
     description: C(started) or C(absent).
     type: str
@@ -129,44 +169,87 @@ action:
   description:
     - C(none), C(started), C(created), C(replaced), C(connected) (a network was missing), or
       C(removed) for state=absent.
-  returned: always
+  returned: one node
   type: str
   sample: created
 id:
   description: Container id.
-  returned: when the container exists
+  returned: one node, when the container exists
   type: str
+nodes:
+  description: Per node of O(nodes), its C(name), C(action), C(id) and what else C(changed) (C(key), C(routes)).
+  returned: with O(nodes)
+  type: list
+  elements: dict
+  sample: [{name: enos-3f2a-grp1-control-1, action: created, id: 4f1c..., changed: [key, routes]}]
 """
 
 import hashlib
 import json
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
 SPEC_LABEL = "edge.enos.spec"
 SPEC_KEYS = ("image", "hostname", "memory", "networks", "volumes", "tmpfs", "labels", "cap_add",
              "cap_drop", "security_opts", "devices", "device_cgroup_rules", "restart_policy")
+NODE_KEYS = ("name", "hostname", "networks", "volumes", "labels", "routes")
+SSH_OPTS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+# Pairs of (cidr, via): routes added or fixed, "changed <cidr>" said.
+ROUTE_SCRIPT = """while [ $# -gt 0 ]; do
+  if ! ip route show "$1" | grep -q "via $2 "; then ip route replace "$1" via "$2"; echo "changed $1"; fi
+  shift 2
+done"""
+
+
+class NodeError(Exception):
+    pass
 
 
 class Node(object):
-    def __init__(self, module):
+    """One container; `p` holds the module's options with this node's own values."""
+
+    def __init__(self, module, params):
         self.module = module
-        self.p = module.params
+        self.p = params
         spec = dict((k, self.p[k]) for k in SPEC_KEYS)
         self.spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
     def docker(self, *args):
-        rc, out, err = self.module.run_command(["docker"] + list(args))
+        rc, out, err = self.run(["docker"] + list(args))
         if rc:
-            self.module.fail_json(msg="docker %s failed: %s" % (" ".join(args[:3]), err.strip()))
+            raise NodeError("%s: docker %s failed: %s" % (self.p["name"], " ".join(args[:3]),
+                                                          err.strip()))
         return out
 
+    @staticmethod
+    def run(argv, timeout=None, stdin=None):
+        try:
+            proc = subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            return 124, "", "timed out after %ss" % timeout
+        return proc.returncode, proc.stdout, proc.stderr
+
     def inspect(self):
-        rc, out, err = self.module.run_command(["docker", "container", "inspect", self.p["name"]])
+        rc, out, err = self.run(["docker", "container", "inspect", self.p["name"]])
         return json.loads(out)[0] if rc == 0 else None
+
+    def create_volumes(self):
+        for volume in self.p["volumes"]:
+            source = volume.split(":", 1)[0]
+            if "/" not in source:
+                argv = ["volume", "create"]
+                for key, value in sorted(self.p["labels"].items()):
+                    argv += ["--label", "%s=%s" % (key, value)]
+                self.docker(*(argv + [source]))
 
     def create(self):
         p = self.p
+        self.create_volumes()
         argv = ["create", "--name", p["name"], "--label", "%s=%s" % (SPEC_LABEL, self.spec_hash),
                 "--restart", p["restart_policy"]]
         for flag, key in (("--hostname", "hostname"), ("--memory", "memory")):
@@ -195,7 +278,8 @@ class Node(object):
                             self.p["name"])
         return missing
 
-    def run(self):
+    def ensure(self):
+        """Bring the container to its wanted state; returns this node's result."""
         current = self.inspect()
         labels = ((current or {}).get("Config") or {}).get("Labels") or {}
         running = bool(current) and current["State"]["Running"]
@@ -204,9 +288,7 @@ class Node(object):
             action = "removed" if current else "none"
             if current and not self.module.check_mode:
                 self.docker("rm", "-f", "-v", self.p["name"])
-            return self.exit(action, before, {})
-        if not self.p["image"]:
-            self.module.fail_json(msg="image is required with state=started")
+            return self.result(action, before, {})
         if not current:
             action = "created"
         elif labels.get(SPEC_LABEL) != self.spec_hash:
@@ -225,31 +307,137 @@ class Node(object):
                 current = self.inspect()
         if self.connect(None if action in ("created", "replaced") else current) and action == "none":
             action = "connected"
-        return self.exit(action, before, {"spec": self.spec_hash, "running": True})
+        result = self.result(action, before, {"spec": self.spec_hash, "running": True})
+        if not self.module.check_mode:
+            result["changed"] = [part for part, done in (("key", self.authorize()),
+                                                         ("routes", self.route())) if done]
+            self.wait_ssh()
+        return result
 
-    def exit(self, action, before, after):
-        result = dict(changed=action != "none", action=action,
-                      diff=dict(before=before, after=after))
+    def result(self, action, before, after):
+        result = dict(name=self.p["name"], action=action, diff=dict(before=before, after=after))
         current = None if self.module.check_mode else self.inspect()
         if current:
             result["id"] = current["Id"]
-        self.module.exit_json(**result)
+        return result
+
+    def authorize(self):
+        """root's authorized_keys holds the environment's public key; True when it was written."""
+        if not self.p["ssh_key"]:
+            return False
+        with open(self.p["ssh_key"] + ".pub") as handle:
+            wanted = handle.read().strip() + "\n"
+        rc, out, err = self.run(["docker", "exec", self.p["name"], "cat", "/root/.ssh/authorized_keys"])
+        if rc == 0 and out == wanted:
+            return False
+        rc, out, err = self.run(["docker", "exec", "-i", self.p["name"], "sh", "-ec",
+                                 "mkdir -p -m 0700 /root/.ssh; umask 077; "
+                                 "cat > /root/.ssh/authorized_keys"], stdin=wanted)
+        if rc:
+            raise NodeError("%s: cannot write root's authorized_keys: %s" % (self.p["name"], err.strip()))
+        return True
+
+    def route(self):
+        """Routes of the node (set again when a restart lost them); True when one was set."""
+        if not self.p["routes"]:
+            return False
+        argv = ["docker", "exec", self.p["name"], "sh", "-ec", ROUTE_SCRIPT, "routes"]
+        for route in self.p["routes"]:
+            argv += [route["cidr"], route["via"]]
+        rc, out, err = self.run(argv)
+        if rc:
+            raise NodeError("%s: cannot set its routes: %s" % (self.p["name"], err.strip()))
+        return "changed" in out
+
+    def wait_ssh(self):
+        if not self.p["ssh_key"] or not self.p["networks"]:
+            return
+        address = self.p["networks"][0]["ipv4_address"]
+        argv = ["ssh", "-i", self.p["ssh_key"]] + SSH_OPTS + ["root@%s" % address, "true"]
+        deadline = time.time() + self.p["ssh_timeout"]
+        while True:
+            rc, out, err = self.run(argv, timeout=30)
+            if rc == 0:
+                return
+            if time.time() > deadline:
+                raise NodeError("%s does not answer SSH at root@%s with key %s after %ds (%s): "
+                                "see `docker logs %s`" % (self.p["name"], address, self.p["ssh_key"],
+                                                          self.p["ssh_timeout"], err.strip(),
+                                                          self.p["name"]))
+            time.sleep(1)
+
+
+def node_params(params, entry):
+    """The module's options with a node's own values (volumes and labels add to the shared ones)."""
+    own = dict(params, nodes=None)
+    for key in NODE_KEYS:
+        if entry.get(key) is None:
+            continue
+        if key == "volumes":
+            own[key] = list(params[key]) + list(entry[key])
+        elif key == "labels":
+            own[key] = dict(params[key], **entry[key])
+        else:
+            own[key] = entry[key]
+    return own
+
+
+def ensure_all(module):
+    params = module.params
+    entries = [{}] if params["nodes"] is None else params["nodes"]
+    unknown = sorted(set(key for entry in entries for key in entry) - set(NODE_KEYS))
+    if unknown:
+        module.fail_json(msg="nodes: unknown key(s) %s (a node takes %s)"
+                         % (", ".join(unknown), ", ".join(NODE_KEYS)))
+    nodes = [Node(module, node_params(params, entry)) for entry in entries]
+    unnamed = [index for index, node in enumerate(nodes) if not node.p["name"]]
+    if unnamed:
+        module.fail_json(msg="a node needs a name: give name, or a name in every entry of nodes "
+                             "(entries %s have none)" % unnamed)
+    if params["state"] == "started" and not params["image"]:
+        module.fail_json(msg="image is required with state=started")
+
+    def ensure(node):
+        try:
+            return node.ensure()
+        except NodeError as exc:
+            return {"name": node.p["name"], "action": "failed", "failed": str(exc)}
+
+    with ThreadPoolExecutor(max_workers=max(1, params["parallel"])) as pool:
+        results = list(pool.map(ensure, nodes))
+    for result in results:
+        result.setdefault("changed", [])
+    changed = any(r["action"] != "none" or r["changed"] for r in results)
+    failed = [r["failed"] for r in results if "failed" in r]
+    if failed:
+        module.fail_json(msg="; ".join(failed), nodes=results)
+    if params["nodes"] is None:
+        single = dict((k, v) for k, v in results[0].items() if k in ("action", "id", "diff"))
+        module.exit_json(changed=changed, **single)
+    module.exit_json(changed=changed, nodes=results,
+                     diff=dict(before=dict((r["name"], r["diff"]["before"]) for r in results),
+                               after=dict((r["name"], r["diff"]["after"]) for r in results)))
 
 
 def main():
+    network = dict(name=dict(type="str", required=True), ipv4_address=dict(type="str", required=True))
     module = AnsibleModule(
         argument_spec=dict(
-            name=dict(type="str", required=True),
+            name=dict(type="str"),
+            nodes=dict(type="list", elements="dict"),
+            parallel=dict(type="int", default=8),
             state=dict(type="str", choices=["started", "absent"], default="started"),
             image=dict(type="str"),
             hostname=dict(type="str"),
             memory=dict(type="str"),
-            networks=dict(type="list", elements="dict", default=[], options=dict(
-                name=dict(type="str", required=True),
-                ipv4_address=dict(type="str", required=True))),
+            networks=dict(type="list", elements="dict", default=[], options=network),
             volumes=dict(type="list", elements="str", default=[]),
             tmpfs=dict(type="list", elements="str", default=[]),
             labels=dict(type="dict", default={}),
+            routes=dict(type="list", elements="dict", default=[], options=dict(
+                cidr=dict(type="str", required=True), via=dict(type="str", required=True))),
+            ssh_key=dict(type="path", no_log=False),
+            ssh_timeout=dict(type="int", default=180),
             cap_add=dict(type="list", elements="str", default=["ALL"]),
             cap_drop=dict(type="list", elements="str", default=["SYS_RESOURCE"]),
             security_opts=dict(type="list", elements="str",
@@ -259,9 +447,11 @@ def main():
             device_cgroup_rules=dict(type="list", elements="str", default=["a *:* rwm"]),
             restart_policy=dict(type="str", default="unless-stopped"),
         ),
+        mutually_exclusive=[("name", "nodes")],
+        required_one_of=[("name", "nodes")],
         supports_check_mode=True,
     )
-    Node(module).run()
+    ensure_all(module)
 
 
 if __name__ == "__main__":

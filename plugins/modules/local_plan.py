@@ -120,7 +120,7 @@ plan:
       type: list
       elements: dict
     nodes:
-      description: Node containers with their networks, addresses and routes to other sites.
+      description: Node containers with their networks, addresses and route to the other sites.
       type: list
       elements: dict
     router:
@@ -140,6 +140,8 @@ import hashlib
 import ipaddress
 import os
 import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge.enos.plugins.module_utils.provider_common import (
@@ -221,8 +223,10 @@ def build_plan(topo, env_dir, environment, subnet, router_subnet, image):
             "site": host.site, "roles": list(host.roles), "address": address,
             "networks": [{"name": net["name"], "ipv4_address": address},
                          {"name": ext_net["name"], "ipv4_address": ext_address}],
-            "routes": [{"cidr": other["cidr"], "via": net["gateway"]}
-                       for other in site_nets if other is not net],
+            # one route for the whole block: the node's own site and the external network
+            # are more specific (directly connected), every other site is through the router
+            "routes": [{"cidr": str(ipaddress.ip_network(subnet)), "via": net["gateway"]}]
+            if len(site_nets) > 1 else [],
         })
         res_hosts.append({"name": host.name, "address": address, "interfaces": {
             "network_interface": {"device": "eth0", "address": address, "network": net["name"]},
@@ -332,10 +336,16 @@ def main():
 
 
 def read_devices(module, plan):
-    """Put the device that holds each address of each node into resources.json's hosts."""
-    for node, host in zip(plan["nodes"], plan["resources"]["hosts"]):
-        rc, out, err = module.run_command(["docker", "exec", node["container"],
-                                           "ip", "-o", "-4", "addr", "show"])
+    """Put the device that holds each address of each node into resources.json's hosts (the
+    nodes are asked several at a time)."""
+    def addresses(node):
+        proc = subprocess.run(["docker", "exec", node["container"], "ip", "-o", "-4", "addr", "show"],
+                              capture_output=True, text=True, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(addresses, plan["nodes"]))
+    for node, host, (rc, out, err) in zip(plan["nodes"], plan["resources"]["hosts"], answers):
         if rc:
             module.fail_json(msg="cannot read the interfaces of %s: %s" % (node["container"],
                                                                            err.strip()))

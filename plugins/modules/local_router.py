@@ -165,7 +165,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge.enos.plugins.module_utils.local_uml import (
-    shell_exports, spawn, sshd_setenv)
+    COMMAND_LINE_BUDGET, kernel_env_args, mconsole, shell_exports, spawn, sshd_setenv)
 
 INIT = """#!/bin/sh
 # WAN router of a local edge.enos testbed: PID 1 of a user-mode-linux kernel.
@@ -178,6 +178,8 @@ mount -t tmpfs tmpfs /dev/shm; mount -t devpts devpts /dev/pts
 mount --bind /usr/lib/uml/modules /lib/modules
 for m in sch_netem sch_htb sch_tbf cls_u32 ifb; do modprobe $m; done
 ip link set lo up
+# interfaces beyond the command line's room are plugged in later through the mconsole
+wait_dev() { i=0; while [ ! -e /sys/class/net/$1 ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; }
 %(links)s
 sysctl -q -w net.ipv4.ip_forward=1
 /usr/sbin/sshd -f %(state_dir)s/sshd_config -E %(state_dir)s/sshd.log
@@ -273,8 +275,9 @@ class Router(object):
         commands = []
         for index, link in enumerate(self.links()):
             dev = self.device(kind, index, link)
-            commands.append("ip addr add %s/%s dev %s; ip link set %s up"
-                            % (link["address"], link["cidr"].split("/")[1], dev, dev))
+            commands.append("%sip addr add %s/%s dev %s; ip link set %s up"
+                            % ("wait_dev %s; " % dev if kind == "uml" else "", link["address"],
+                               link["cidr"].split("/")[1], dev, dev))
         return commands
 
     def wanted(self, kind):
@@ -335,10 +338,14 @@ class Router(object):
             argv = [self.p["kernel"], "mem=%s" % self.p["memory"].upper(), "rootfstype=hostfs",
                     "rootflags=/", "rw", "init=%s" % init, "umid=%s" % self.p["name"],
                     "uml_dir=%s" % self.state_dir, "con=null", "con0=null,fd:1"]
+            later = []
             for index, link in enumerate(self.links()):
                 self.run("ip", "link", "set", link["veth_router"], "up")
-                argv.append("vec%d:transport=raw,ifname=%s" % (index, link["veth_router"]))
+                vec = "vec%d:transport=raw,ifname=%s" % (index, link["veth_router"])
+                fits = len(" ".join(argv + [vec] + kernel_env_args())) < COMMAND_LINE_BUDGET
+                (argv if fits and not later else later).append(vec)
             pid = spawn(argv, log, self.state_dir)
+            self.plug_later(later)
         else:
             name = self.p["name"]
             self.run("ip", "netns", "add", name)
@@ -355,6 +362,24 @@ class Router(object):
         with open(self.state_file, "w") as handle:
             json.dump(state, handle)
         return state
+
+    def plug_later(self, vecs):
+        """Hand the kernel, through its mconsole, the interfaces its command line had no room for."""
+        if not vecs:
+            return
+        socket_path = os.path.join(self.state_dir, self.p["name"], "mconsole")
+        deadline = time.time() + self.p["timeout"]
+        while not os.path.exists(socket_path):
+            if time.time() > deadline:
+                self.module.fail_json(msg="the WAN router %s has no mconsole (%s) after %ds: see "
+                                          "%s/console.log" % (self.p["name"], socket_path,
+                                                              self.p["timeout"], self.state_dir))
+            time.sleep(0.2)
+        for vec in vecs:
+            ok, reply = mconsole(socket_path, "config %s" % vec)
+            if not ok:
+                self.module.fail_json(msg="the WAN router %s refused interface %s: %s"
+                                      % (self.p["name"], vec, reply.strip()))
 
     def plug(self):
         """Host ends up and in their bridges (a recreated Docker network has a new bridge)."""

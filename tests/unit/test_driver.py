@@ -107,3 +107,33 @@ def test_info_shows_nodes_sites_roles_and_addresses(tmp_path):
     line = [l for l in result.stdout.splitlines() if l.startswith("grp2-compute-1")][0]
     assert "grp2" in line and "compute" in line and "10.201.2.10(eth0)" in line
     assert "WAN router: enos-x-wan (uml, pid 42)" in result.stdout
+
+
+def test_summary_says_which_roles_and_tasks_took_the_time(monkeypatch):
+    sys.path.insert(0, ROOT)
+    import driver
+
+    now = [0.0]
+    monkeypatch.setattr(driver.time, "time", lambda: now[0])
+    progress = driver.Progress("up", stream=open(os.devnull, "w"))
+    for at, kind, data in [
+            (0.0, "playbook_on_play_start", {"play": "nodes"}),
+            (0.5, "playbook_on_task_start", {"task": "Run the node containers",
+                                             "role": "edge.enos.local_provider"}),
+            (10.0, "runner_on_ok", {"host": "localhost"}),
+            (10.5, "playbook_on_task_start", {"task": "Install the engine",
+                                              "role": "edge.enos.docker"}),
+            (30.0, "runner_on_ok", {"host": "n1"}),
+            (40.0, "runner_on_failed", {"host": "n2", "task": "Install the engine",
+                                        "res": {"msg": "no space left"}}),
+            (40.5, "playbook_on_task_start", {"task": "Say hello", "role": None}),
+            (41.5, "playbook_on_stats", {})]:
+        now[0] = at
+        progress({"event": kind, "event_data": data})
+    assert progress.failures == ["  ! n2: Install the engine: no space left"]
+    lines = driver.slowest(progress.steps)
+    assert lines[0] == "time by role: docker 30s, local_provider 10s, - 1s"
+    assert lines[1] == "slowest tasks:"
+    assert lines[2].split() == ["30.0s", "73%", "docker", ":", "Install", "the", "engine",
+                                "(2", "hosts)"]
+    assert "local_provider : Run the node containers (1 host)" in lines[3]
