@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import bench_e2e
+
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,6 +157,14 @@ def test_no_secret_in_the_output(env):
 def test_second_deploy_converges(env):
     env.enos("deploy")
     assert_cloud_answers(env)
+
+
+def test_bench_default_workload(env):
+    bench_e2e.check_default_workload(env)
+
+
+def test_bench_compare_with_and_without_wan_delay(env, tmp_path):
+    bench_e2e.check_wan_compare(env, tmp_path)
 
 
 def test_destroy_then_deploy(env):
