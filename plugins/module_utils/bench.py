@@ -192,8 +192,10 @@ def build_summary(plan, rally_results, reports, iperf3=None, conditions=None):
                          started_at=result.get("started_at"),
                          finished_at=result.get("finished_at"),
                          workloads=summarize_rally(report) if report else [])
-            if not report:
-                entry["error"] = (result.get("stderr") or "no Rally report")[-500:]
+            # rally task start: 0 done, 2 an SLA failed (both give results); else it broke
+            if not entry["workloads"] or result.get("rc") not in (0, 2, None):
+                entry["error"] = "rally exit code %s: %s" % (
+                    result.get("rc"), (result.get("stderr") or "no Rally report")[-500:])
         elif task["type"] == "iperf3":
             entry["pairs"] = summarize_iperf3((iperf3 or {}).get(task["id"]) or [])
         tasks.append(entry)

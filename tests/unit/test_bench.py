@@ -71,7 +71,8 @@ def test_failed_iterations_and_sla_failures_are_named():
                                 "failed: failure_rate:")
     assert failed[2].startswith("failing iterations (rally-01-fail-1): Dummy.failure: 2 of 3 "
                                 "iterations failed: DummyScenarioException")
-    assert failed[3] == "crashed (rally-02-crash-1): no result: Task config is invalid: boom"
+    assert failed[3] == ("crashed (rally-02-crash-1): no result: rally exit code 1: Task config "
+                         "is invalid: boom")
     [workload] = summary["tasks"][1]["workloads"]
     assert workload["actions"]["total"]["success_pct"] == pytest.approx(33.33)
     table = bench.summary_table(summary)
