@@ -20,6 +20,7 @@ COLLECTIONS = os.path.join(ROOT, "collections")
 if os.path.isdir(os.path.join(COLLECTIONS, "ansible_collections", "edge", "enos")):
     sys.path.insert(0, COLLECTIONS)
 
+from ansible_collections.edge.enos.plugins.module_utils.cloud_info import cloud_summary, summary_lines  # noqa: E402
 from ansible_collections.edge.enos.plugins.module_utils.topology import (  # noqa: E402
     TopologyError, format_delay, format_rate, load_topology)
 from ansible_collections.edge.enos.plugins.module_utils import bench  # noqa: E402
@@ -330,9 +331,11 @@ def cmd_info(args):
         with open(state_path) as handle:
             state = json.load(handle)
     provided = dict((h["name"], h) for h in state.get("hosts", []))
+    clouds_yaml = os.path.join(env_dir, "clouds.yaml")
+    cloud = cloud_summary(clouds_yaml) if os.path.exists(clouds_yaml) else None
     if args.json:
-        print(json.dumps({"env": env_dir, "topology": topo.summary(), "resources": state},
-                         indent=2))
+        print(json.dumps({"env": env_dir, "topology": topo.summary(), "resources": state,
+                          "openstack": cloud}, indent=2))
         return EXIT_OK
     print("environment: %s (%s)" % (env_dir, state.get("environment") or "not provisioned"))
     print("%-24s %-8s %-18s %s" % ("host", "site", "roles", "addresses"))
@@ -349,6 +352,8 @@ def cmd_info(args):
             print("  %-8s %s %s" % (site, interface.get("device"), interface.get("address")))
     print("services: %s" % ", ".join("%s on %s" % kv for kv in sorted(topo.placement.items())))
     print("WAN constraints:\n%s" % links_table(topo))
+    if cloud is not None:
+        print("\n".join(summary_lines(cloud)))
     return EXIT_OK
 
 
