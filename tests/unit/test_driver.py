@@ -112,14 +112,22 @@ def test_check_workload_refuses_bad_input_with_file_line_and_fix(tmp_path):
 
 
 def test_bench_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
+    import yaml
     result = enos("bench", "--dry-run", "-f", LOCAL, "--workload",
                   os.path.join(ROOT, "workloads", "default"), cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr
-    # the local topology deploys Keystone only: the other services' scenarios are skipped
-    assert "rally-00-keystone-authenticate-1" in result.stdout
-    assert "skipped rally:nova boot and list servers: needs neutron, nova" in result.stdout
+    assert "rally-02-nova-boot-and-list-servers-1" in result.stdout
     assert "iperf3-00-data-plane-between-sites-1" in result.stdout
     assert not os.listdir(str(tmp_path))
+    # a deployment of Keystone alone: the other services' scenarios are skipped, with the reason
+    topology = yaml.safe_load(open(LOCAL))
+    topology["kolla"] = {"enable_keystone": "yes"}
+    (tmp_path / "keystone.yml").write_text(yaml.safe_dump(topology))
+    result = enos("bench", "--dry-run", "-f", "keystone.yml", "--workload",
+                  os.path.join(ROOT, "workloads", "default"), cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "rally-00-keystone-authenticate-1" in result.stdout
+    assert "skipped rally:nova boot and list servers: needs neutron, nova" in result.stdout
 
 
 def test_bench_refuses_shaker_on_the_fake_driver_before_anything_runs(tmp_path):
