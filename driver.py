@@ -229,8 +229,8 @@ def cmd_check(args):
         scenarios = validated_workload(args.workload)
         topo = validated(os.path.abspath(args.file)) if args.file else None
         plan = bench.plan_for(scenarios, topo)
-        print("%s: valid (%d scenarios, %d tasks)" % (args.workload, len(scenarios),
-                                                       len(plan["tasks"])))
+        print("%s: valid (%d scenarios, %d tasks)" % (
+            args.workload, len(scenarios), len(plan["tasks"])))
         print(plan_table(plan))
         return EXIT_OK
     topo = validated(os.path.abspath(args.file or DEFAULT_TOPOLOGY))

@@ -211,15 +211,15 @@ def failures(summary):
             continue
         label = "%s (%s)" % (task["scenario"], task["id"])
         if task.get("error"):
-            lines.append("%s: no result: %s" % (label, task["error"].strip().splitlines()[-1]
-                                                 if task["error"].strip() else "?"))
+            last = task["error"].strip().splitlines()[-1] if task["error"].strip() else "?"
+            lines.append("%s: no result: %s" % (label, last))
             continue
         for workload in task["workloads"]:
             broken = ["%s: %s" % (s["criterion"], s.get("detail") or "failed")
                       for s in workload["sla"] if not s["success"]]
             if broken:
-                lines.append("%s: %s: SLA failed: %s" % (label, workload["scenario"],
-                                                          "; ".join(broken)))
+                lines.append("%s: %s: SLA failed: %s" % (
+                    label, workload["scenario"], "; ".join(broken)))
             if workload["failed_iterations"]:
                 lines.append("%s: %s: %d of %d iterations failed: %s" % (
                     label, workload["scenario"], workload["failed_iterations"],

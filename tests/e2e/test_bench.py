@@ -20,4 +20,3 @@ def test_bench_default_workload(env):
 
 def test_bench_compare_with_and_without_wan_delay(env, tmp_path):
     bench_e2e.check_wan_compare(env, tmp_path)
-

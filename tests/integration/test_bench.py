@@ -44,9 +44,8 @@ class Bed:
                                          ROUTER_SUBNET, SITES, memory="1g", extra=CONSTRAINTS)
 
     def enos(self, *args, timeout=1800):
-        proc = subprocess.run([str(ENOS)] + list(args) + ["-f", str(self.topology), "-e",
-                                                           str(self.env_dir)],
-                              cwd=str(self.base), capture_output=True, text=True,
+        argv = [str(ENOS)] + list(args) + ["-f", str(self.topology), "-e", str(self.env_dir)]
+        proc = subprocess.run(argv, cwd=str(self.base), capture_output=True, text=True,
                               timeout=timeout, check=False)
         return proc.returncode, proc.stdout + proc.stderr
 

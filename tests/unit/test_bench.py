@@ -85,8 +85,8 @@ def test_a_passing_run_has_no_failure():
     assert bench.failures(summary) == []
     lines = bench.summary_table(summary).splitlines()
     assert lines[1].split()[:4] == ["task", "scenario", "/", "action"]
-    assert [line.split()[1] for line in lines[2:]] == ["action_0", "action_1",
-                                                      "Dummy.dummy_timed_atomic_actions"]
+    assert [line.split()[1] for line in lines[2:]] == [
+        "action_0", "action_1", "Dummy.dummy_timed_atomic_actions"]
 
 
 def test_compare_prints_the_change_of_median_and_p95():

@@ -141,11 +141,11 @@ def test_bench_refuses_shaker_on_the_fake_driver_before_anything_runs(tmp_path):
 def test_bench_compare_two_runs(tmp_path):
     for run, factor in (("A", 1), ("B", 3)):
         (tmp_path / run).mkdir()
+        total = {"iterations": 10, "success_pct": 100.0, "min": 1.0, "median": 2.0 * factor,
+                 "p90": 3.0, "p95": 4.0, "max": 5.0}
+        workload = {"scenario": "NovaServers.boot_and_list_server", "actions": {"total": total}}
         summary = {"run_id": run, "tasks": [{"id": "t", "type": "rally", "scenario": "boot",
-                   "args": {}, "workloads": [{"scenario": "NovaServers.boot_and_list_server",
-                   "actions": {"total": {"iterations": 10, "success_pct": 100.0,
-                               "min": 1.0, "median": 2.0 * factor, "p90": 3.0, "p95": 4.0,
-                               "max": 5.0}}}]}]}
+                                             "args": {}, "workloads": [workload]}]}
         (tmp_path / run / "summary.json").write_text(json.dumps(summary))
     result = enos("bench", "--compare", str(tmp_path / "A"),
                   str(tmp_path / "B"))
