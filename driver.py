@@ -26,6 +26,9 @@ from ansible_collections.edge.enos.plugins.module_utils.topology import (  # noq
     read_yaml)
 from ansible_collections.edge.enos.plugins.module_utils.provider_common import (  # noqa: E402
     format_problems, provider_problems)
+from ansible_collections.edge.enos.plugins.module_utils import bench  # noqa: E402
+from ansible_collections.edge.enos.plugins.module_utils.workload import (  # noqa: E402
+    WorkloadError, load_workload, plan_table)
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
 DEFAULT_TOPOLOGY = "reservation.yaml"
@@ -379,7 +382,28 @@ def write_json(data, stream, links=None):
     stream.write("\n  ]\n}\n")
 
 
+def validated_workload(directory):
+    try:
+        return load_workload(directory)
+    except WorkloadError as exc:
+        raise UsageError("invalid workload, nothing was run:\n%s" % exc)
+
+
+def default_workload():
+    """EnOS's default (./workload) when there is one, else the collection's own."""
+    local = os.path.abspath("workload")
+    return local if os.path.isdir(local) else os.path.join(ROOT, "workloads", "default")
+
+
 def cmd_check(args):
+    if args.workload:
+        scenarios = validated_workload(args.workload)
+        topo = validated(os.path.abspath(args.file)) if args.file else None
+        plan = bench.plan_for(scenarios, topo)
+        print("%s: valid (%d scenarios, %d tasks)" % (
+            args.workload, len(scenarios), len(plan["tasks"])))
+        print(plan_table(plan))
+        return EXIT_OK
     topo = validated(os.path.abspath(args.file or DEFAULT_TOPOLOGY))
     summary = topo.summary(links=False)
     if args.json:
@@ -656,8 +680,53 @@ def cmd_levels(args):
 
 
 def cmd_bench(args):
-    extravars = {"bench_workload": os.path.abspath(args.workload)} if args.workload else {}
-    return _run_verb(args, "bench", "bench", extravars)
+    if args.compare:
+        env_dir = resolve_env(args.env) if not all(os.path.isdir(r) for r in args.compare) else None
+        try:
+            runs = [bench.load_run(bench.run_dir(env_dir, run)) for run in args.compare]
+        except TopologyError as exc:
+            raise UsageError(str(exc))
+        print(bench.compare_table(*runs))
+        return EXIT_OK
+    directory = os.path.abspath(args.workload or default_workload())
+    scenarios = validated_workload(directory)
+    if args.file:
+        validated(os.path.abspath(args.file))
+    try:
+        env_dir = resolve_env(args.env)
+    except UsageError:
+        if not (args.dry_run and args.file):  # a plan needs a topology, a run an environment
+            raise
+        env_dir = None
+    topo = validated(topology_file(args, env_dir))
+    plan = bench.plan_for(scenarios, topo, env_dir)
+    print("enos bench: workload %s" % directory)
+    print(plan_table(plan))
+    if plan["refused"] or plan["problems"]:
+        raise UsageError("nothing was run:\n%s" % "\n".join(
+            [r["reason"] for r in plan["refused"]] + plan["problems"]))
+    if args.dry_run:
+        return EXIT_OK
+    if not plan["tasks"]:
+        raise UsageError("nothing to run: every scenario is disabled or skipped")
+    run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run = bench.run_dir(env_dir, run_id)
+    os.makedirs(run)
+    plan.update(workload=directory, run_id=run_id)
+    with open(os.path.join(run, "plan.json"), "w") as handle:
+        json.dump(plan, handle, indent=1)
+    code = _run_verb(args, "bench", "bench", {"bench_run_dir": run})
+    summary_path = os.path.join(run, "summary.json")
+    if os.path.exists(summary_path):
+        summary = bench.load_run(run)
+        print("\n" + bench.summary_table(summary))
+        failures = bench.failures(summary)
+        for line in failures:
+            print("FAILED %s" % line)
+        if failures:
+            code = code or EXIT_FAILED
+    print("reports: %s" % run)
+    return code
 
 
 def cmd_backup(args):
@@ -694,6 +763,8 @@ def build_parser():
     p = verb("check", cmd_check, "validate a topology file and show its sites, roles and "
              "constraints", env=False)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--workload", help="check a workload directory (its run.yml) instead; with "
+                   "-f, also which scenarios the topology's services allow")
     verb("up", cmd_up, "get the machines, install Docker and the registry")
     p = verb("os", cmd_os, "deploy OpenStack with Kolla-Ansible")
     p.add_argument("--reconfigure", action="store_true")
@@ -726,8 +797,13 @@ def build_parser():
     p.add_argument("--partition", action="append", metavar="SITES",
                    help="a partition to measure (as `enos tc --partition`), repeatable; "
                         "default each site in turn, then every site apart; '' for none")
-    p = verb("bench", cmd_bench, "run Rally/Shaker workloads")
-    p.add_argument("--workload", help="workload directory")
+    p = verb("bench", cmd_bench, "run Rally/Shaker/iperf3 workloads; reports in "
+             "<env>/reports/bench/<run id>/")
+    p.add_argument("--workload", help="workload directory holding run.yml (default ./workload, "
+                   "else the collection's workloads/default)")
+    p.add_argument("--dry-run", action="store_true", help="print the expanded plan, run nothing")
+    p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
+                   help="compare two runs (run ids of the environment, or run directories)")
     p = verb("backup", cmd_backup, "pack reports, traces, metrics and logs into one tarball")
     p.add_argument("--backup_dir", "--backup-dir", dest="backup_dir")
     p = verb("destroy", cmd_destroy, "remove OpenStack; with --hard, the machines too")

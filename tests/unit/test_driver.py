@@ -86,10 +86,74 @@ def test_invalid_topology_stops_a_verb_before_anything_runs(tmp_path):
 
 
 def test_verb_without_playbook_says_so(tmp_path):
-    result = enos("bench", "-f", os.path.join(ROOT, "inventories", "local.yml"),
+    result = enos("backup", "-f", os.path.join(ROOT, "inventories", "local.yml"),
                   "-e", str(tmp_path / "env"))
     assert result.returncode == 3
-    assert "bench.yml" in result.stderr
+    assert "backup.yml" in result.stderr
+
+
+WORKLOADS = os.path.join(ROOT, "tests", "fixtures", "workloads")
+LOCAL = os.path.join(ROOT, "inventories", "local.yml")
+
+
+def test_check_workload_prints_the_expanded_plan():
+    result = enos("check", "--workload", os.path.join(WORKLOADS, "dummy-2x3"))
+    assert result.returncode == 0, result.stderr
+    assert "valid (2 scenarios, 12 tasks)" in result.stdout
+    assert "concurrency=2, sleep=0.01, times=4" in result.stdout
+
+
+def test_check_workload_refuses_bad_input_with_file_line_and_fix(tmp_path):
+    (tmp_path / "run.yml").write_text("rally:\n  scenarios:\n    - {name: a, file: nope.yml}\n")
+    result = enos("check", "--workload", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "%s:3: rally.scenarios[0].file: " % (tmp_path / "run.yml") in result.stderr
+    assert "nothing was run" in result.stderr
+
+
+def test_bench_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
+    import yaml
+    result = enos("bench", "--dry-run", "-f", LOCAL, "--workload",
+                  os.path.join(ROOT, "workloads", "default"), cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "rally-02-nova-boot-and-list-servers-1" in result.stdout
+    assert "iperf3-00-data-plane-between-sites-1" in result.stdout
+    assert not os.listdir(str(tmp_path))
+    # a deployment of Keystone alone: the other services' scenarios are skipped, with the reason
+    topology = yaml.safe_load(open(LOCAL))
+    topology["kolla"] = {"enable_keystone": "yes"}
+    (tmp_path / "keystone.yml").write_text(yaml.safe_dump(topology))
+    result = enos("bench", "--dry-run", "-f", "keystone.yml", "--workload",
+                  os.path.join(ROOT, "workloads", "default"), cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "rally-00-keystone-authenticate-1" in result.stdout
+    assert "skipped rally:nova boot and list servers: needs neutron, nova" in result.stdout
+
+
+def test_bench_refuses_shaker_on_the_fake_driver_before_anything_runs(tmp_path):
+    result = enos("bench", "-f", LOCAL, "-e", str(tmp_path / "env"), "--workload",
+                  os.path.join(WORKLOADS, "enos-tutorial"), cwd=str(tmp_path))
+    assert result.returncode == 2
+    assert "Shaker needs Nova to boot real VMs" in result.stderr
+    assert not (tmp_path / "env").exists()
+
+
+def test_bench_compare_two_runs(tmp_path):
+    for run, factor in (("A", 1), ("B", 3)):
+        (tmp_path / run).mkdir()
+        total = {"iterations": 10, "success_pct": 100.0, "min": 1.0, "median": 2.0 * factor,
+                 "p90": 3.0, "p95": 4.0, "max": 5.0}
+        workload = {"scenario": "NovaServers.boot_and_list_server", "actions": {"total": total}}
+        summary = {"run_id": run, "tasks": [{"id": "t", "type": "rally", "scenario": "boot",
+                                             "args": {}, "workloads": [workload]}]}
+        (tmp_path / run / "summary.json").write_text(json.dumps(summary))
+    result = enos("bench", "--compare", str(tmp_path / "A"),
+                  str(tmp_path / "B"))
+    assert result.returncode == 0, result.stderr
+    row = [line for line in result.stdout.splitlines() if line.startswith("boot")][0].split()
+    assert row[3:6] == ["2.000", "6.000", "+200.0%"]
+    missing = enos("bench", "--compare", str(tmp_path / "A"), str(tmp_path))
+    assert missing.returncode == 2 and "no summary.json" in missing.stderr
 
 
 def test_info_shows_nodes_sites_roles_and_addresses(tmp_path):
