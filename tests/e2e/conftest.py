@@ -3,11 +3,15 @@
 The first test that asks for `env` deploys inventories/local.yml (or ENOS_E2E_TOPOLOGY) with
 `enos deploy` into a temporary environment, on subnets of its own; the session ends with
 `enos destroy --hard`, checked to leave no container, network or volume of the environment.
+ENOS_E2E_ENV=DIR runs the tests against an environment already deployed there instead, and
+leaves it as it is at the end (to work on one test without a new deployment each time).
 """
 
 import json
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -21,6 +25,12 @@ def env(tmp_path_factory):
         if not (BIN / tool).exists():
             pytest.fail("%s is missing from %s: run scripts/setup.sh (pip install -e '.[test]')"
                         % (tool, BIN))
+    kept = os.environ.get("ENOS_E2E_ENV")
+    if kept:
+        environment = Env(Path(kept).resolve())
+        environment.topology = environment.path / "topology.yml"
+        yield environment
+        return
     work = tmp_path_factory.mktemp("e2e")
     environment = Env(work / "env")
     # subnets of its own, so that the test never meets an experiment left running on the machine

@@ -161,3 +161,27 @@ def test_destroy_then_deploy(env):
     assert env.openstack("token", "issue").returncode != 0
     env.enos("deploy")
     assert_cloud_answers(env)
+
+
+def test_wan_shaped_and_proven_on_the_deployment(env):
+    """`make experiment`'s path: enos tc then enos tc --test on the deployed testbed, the report
+    rows checked against the topology's constraints (RTT = delay there + delay back)."""
+    env.enos("tc")
+    env.enos("tc", "--test")
+    report = json.loads((env.path / "reports" / "netem.json").read_text())
+    topology = yaml.safe_load((env.path / "topology.yml").read_text())
+    constraints = topology["network_constraints"]
+    delay = {(s, d): int(constraints["default_delay"].rstrip("ms"))
+             for s in ("grp1", "grp2", "grp3") for d in ("grp1", "grp2", "grp3") if s != d}
+    for rule in constraints["constraints"]:
+        delay[(rule["src"], rule["dst"])] = int(rule["delay"].rstrip("ms"))
+        if rule.get("symmetric"):
+            delay[(rule["dst"], rule["src"])] = int(rule["delay"].rstrip("ms"))
+    rows = {(r["src"], r["dst"]): r for r in report["rows"]}
+    assert set(rows) == set(delay), sorted(rows)
+    for (src, dst), row in rows.items():
+        rtt = row["checks"]["rtt_ms"]
+        assert rtt["asked"] == pytest.approx(delay[(src, dst)] + delay[(dst, src)], abs=2), row
+        assert row["pass"], row
+    assert report["passed"] is True
+    env.enos("tc", "--reset")
