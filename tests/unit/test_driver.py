@@ -107,3 +107,24 @@ def test_info_shows_nodes_sites_roles_and_addresses(tmp_path):
     line = [l for l in result.stdout.splitlines() if l.startswith("grp2-compute-1")][0]
     assert "grp2" in line and "compute" in line and "10.201.2.10(eth0)" in line
     assert "WAN router: enos-x-wan (uml, pid 42)" in result.stdout
+
+
+def test_backup_verify_refuses_what_is_not_a_backup(tmp_path):
+    bogus = tmp_path / "x.tar.gz"
+    bogus.write_bytes(b"nope")
+    result = enos("backup", "--verify", str(bogus))
+    assert result.returncode == 2
+    assert "not a readable backup tarball" in result.stderr
+
+
+def test_report_from_a_missing_tarball_says_so(tmp_path):
+    result = enos("report", "--backup", str(tmp_path / "none.tar.gz"))
+    assert result.returncode == 2
+    assert "no such backup tarball" in result.stderr
+
+
+def test_report_of_an_environment_without_results(tmp_path):
+    result = enos("report", "--env", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "reports" / "report.html").read_text()
+    assert "no WAN measurement" in page and "no bench run" in page
