@@ -287,6 +287,11 @@ def _json_files(folder):
                 yield os.path.join(sub, fname)
 
 
+def workload_name(workload):
+    """Rally 5's JSON names the scenario as the only key of `scenario` (older ones: `name`)."""
+    return workload.get("name") or next(iter(workload.get("scenario") or {}), None)
+
+
 def rally_tasks(path):
     """[{uuid, title, workloads: [{name, start, end, iterations, failures}], start, end}] of a
     Rally JSON report; [] for another JSON file."""
@@ -307,7 +312,7 @@ def rally_tasks(path):
                 ends = [d["timestamp"] + (d.get("duration") or 0) + (d.get("idle_duration") or 0)
                         for d in data_points if "timestamp" in d]
                 workloads.append({
-                    "name": workload.get("name"), "iterations": len(data_points),
+                    "name": workload_name(workload), "iterations": len(data_points),
                     "failures": sum(1 for d in data_points if d.get("error")),
                     "start": min(starts) if starts else None, "end": max(ends) if ends else None})
         bounded = [w for w in workloads if w["start"] is not None]

@@ -135,9 +135,12 @@ def rally_workloads(path):
                         if action.get("finished_at") and action.get("started_at"):
                             actions.setdefault(action["name"], []).append(
                                 action["finished_at"] - action["started_at"])
+                name = bk.workload_name(workload)
                 found.append({
-                    "task": task.get("uuid"), "name": workload.get("name"),
-                    "args": workload.get("args", {}), "runner": workload.get("runner", {}),
+                    "task": task.get("uuid"), "name": name,
+                    "args": (workload.get("scenario") or {}).get(name, workload.get("args", {})),
+                    "runner": workload.get("runner", {}),
+                    "rally_statistics": workload.get("statistics", {}),
                     "iterations": len(points),
                     "failures": sum(1 for d in points if d.get("error")),
                     "durations": [d for d in durations if d is not None],
@@ -392,7 +395,7 @@ def load_runs(source):
             for t in raw.get("tasks", []):
                 for sub in t.get("subtasks", []):
                     for w in sub.get("workloads", []):
-                        points[(t.get("uuid"), w.get("name"))] = w.get("data", [])
+                        points[(t.get("uuid"), bk.workload_name(w))] = w.get("data", [])
             for w in rally_workloads(path):
                 if w["task"] != task["uuid"] or any(x["task"] == w["task"] and x["name"] == w["name"]
                                                     for x in workloads):
@@ -471,7 +474,8 @@ def build(source_root, out_path, live_url=None, title=None):
                           cell("rate_bps", 1e6), ("PASS", "pass") if r["pass"] else ("FAIL", "fail")])
         parts.append("<h3>WAN links: asked / measured</h3>" + _table(
             ["src", "dst", "RTT ms", "loss %", "rate Mbit/s", "result"], table, "links-table"))
-    sections.append("topology")
+    if sites:
+        sections.append("topology")
     parts.append('<h2 id="heatmap">WAN heatmap</h2>')
     if rows:
         with tempfile.NamedTemporaryFile(suffix=".png") as tmp:
