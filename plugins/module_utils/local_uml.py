@@ -44,6 +44,13 @@ def hide_xstate():
         os._exit(97)
 
 
+def kernel_env_args():
+    """UML_ENV as kernel parameters: the kernel hands them to init as its environment, so that
+    even init's first shell runs without AVX (a shell that sets them itself has already run with
+    AVX: long strings then come out corrupted, e.g. `export: : bad variable name`)."""
+    return ["%s=%s" % item for item in sorted(UML_ENV.items())]
+
+
 def shell_exports():
     """`export` line for a UML init script (its children inherit the variables)."""
     return "export " + " ".join("%s='%s'" % item for item in sorted(UML_ENV.items()))
@@ -57,7 +64,7 @@ def sshd_setenv():
 def spawn(argv, log, cwd):
     """Start a UML kernel detached from the caller (it outlives the Ansible task), with
     hide_xstate() applied; its console goes to the open file `log`. Returns the pid."""
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(list(argv) + kernel_env_args(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             cwd=cwd, start_new_session=True, close_fds=True,
                             preexec_fn=hide_xstate)
     return proc.pid

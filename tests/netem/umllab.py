@@ -10,7 +10,8 @@ import subprocess
 import tempfile
 
 # UML on hosts with AVX-512/AMX CPUs: see the module's docstring
-from ansible_collections.edge.enos.plugins.module_utils.local_uml import hide_xstate, shell_exports
+from ansible_collections.edge.enos.plugins.module_utils.local_uml import (
+    hide_xstate, kernel_env_args, shell_exports)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = os.path.join(REPO, ".venv", "bin", "python")
@@ -57,7 +58,7 @@ def run(body, files=None, timeout=900, mem="1500M"):
     os.chmod(init, 0o755)
     proc = subprocess.Popen(
         ["linux.uml", "mem=%s" % mem, "rootfstype=hostfs", "rootflags=/", "rw",
-         "init=%s" % init, "con=null", "con0=fd:0,fd:1"],
+         "init=%s" % init, "con=null", "con0=fd:0,fd:1"] + kernel_env_args(),
         stdin=subprocess.DEVNULL, stdout=open(os.path.join(work, "console.log"), "w"),
         stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=hide_xstate)
     try:
