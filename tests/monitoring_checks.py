@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tarfile
 import time
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "collections"))
 
 from ansible_collections.edge.enos.plugins.module_utils import backup as bk
 
