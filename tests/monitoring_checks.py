@@ -66,7 +66,7 @@ def container_series(env_dir, containers, start=None, end=None):
 
 def annotations(env_dir, titles, start=None, end=None):
     """Events with these titles in InfluxDB's `events` database (EnOS's layout)."""
-    where = " WHERE time >= %ds AND time <= %ds" % (int(start), int(end) + 1) if start else ""
+    where = " WHERE " + bk.time_filter(start, end) if start else ""
     answer = bk.influx_query(influx_url(env_dir), "events",
                              "SELECT title, text, tags, type FROM events" + where)
     series = answer["results"][0].get("series", [])

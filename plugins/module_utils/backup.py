@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -245,8 +246,13 @@ def influx_query(url, database, query, csv=False, timeout=60):
     return body if csv else json.loads(body)
 
 
+def time_filter(start, end):
+    """InfluxQL condition covering [start, end] (seconds, floats) in whole seconds."""
+    return "time >= %ds AND time <= %ds" % (math.floor(start), math.ceil(end))
+
+
 def window_query(start, end):
-    return "SELECT * FROM /.*/ WHERE time >= %ds AND time <= %ds" % (int(start), int(end) + 1)
+    return "SELECT * FROM /.*/ WHERE " + time_filter(start, end)
 
 
 def bench_runs(reports_dir):
@@ -524,6 +530,7 @@ class ThrowAwayInflux(object):
                          '[meta]\n  dir = "%s/meta"\n[data]\n  dir = "%s/data"\n'
                          '  wal-dir = "%s/wal"\n  query-log-enabled = false\n'
                          '[http]\n  bind-address = "127.0.0.1:%d"\n  log-enabled = false\n'
+                         '[monitor]\n  store-enabled = false\n'
                          % (self.rpc, self.dir, self.dir, self.dir, self.http))
 
     def start(self):
@@ -570,8 +577,7 @@ class ThrowAwayInflux(object):
 
 
 def points_per_host(url, database, measurement, tag, start=None, end=None):
-    where = " WHERE time >= %ds AND time <= %ds" % (int(start), int(end) + 1) \
-        if start is not None else ""
+    where = " WHERE " + time_filter(start, end) if start is not None else ""
     answer = influx_query(url, database, 'SELECT count(value) FROM "%s"%s GROUP BY "%s"'
                           % (measurement, where, tag))
     counts = {}
