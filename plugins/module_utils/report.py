@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import glob
 import html
 import io
 import json
@@ -553,13 +554,17 @@ def build(source_root, out_path, live_url=None, title=None):
         sections.append("bench")
 
     # traces
-    trace_dir = source.path("traces")
-    if trace_dir:
+    traces = sorted(glob.glob(os.path.join(source.root, "traces", "*.json")) +
+                    glob.glob(os.path.join(source.reports, "bench", "*", "traces", "*.json")))
+    if traces:
         parts.append('<h2 id="traces">OSProfiler traces</h2>')
-        for fname in sorted(os.listdir(trace_dir))[:20]:
-            if fname.endswith(".json"):
-                with open(os.path.join(trace_dir, fname)) as handle:
-                    parts.append(img(waterfall_picture(json.load(handle), fname), fname))
+        for path in traces[:20]:
+            with open(path) as handle:
+                trace = json.load(handle)
+            name = os.path.relpath(path, source.root)
+            parts.append(img(waterfall_picture(trace, name), name))
+        if len(traces) > 20:
+            notes.append("%d more OSProfiler traces are in the files" % (len(traces) - 20))
         sections.append("traces")
 
     # stage times

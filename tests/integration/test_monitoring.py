@@ -37,8 +37,8 @@ RALLY = h.ROOT / "tests" / "fixtures" / "monitoring" / "rally-dummy.json"
 SECRET = "Mon1torSecret-%s" % uuid.uuid4().hex[:12]
 FAKE_SERVICE = (
     "set -e; docker image inspect enos-probe:1 >/dev/null 2>&1 || "
-    "tar -C / -cf - usr/bin/sleep usr/lib/x86_64-linux-gnu/libc.so.6 lib64 lib "
-    "usr/lib64 2>/dev/null | docker import - enos-probe:1 >/dev/null; "
+    "tar -C / -cf - usr/bin/sleep usr/lib/x86_64-linux-gnu/libc.so.6 lib64 lib usr/lib64 "
+    "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 | docker import - enos-probe:1 >/dev/null; "
     "for c in keystone nova_api; do docker rm -f $c >/dev/null 2>&1 || true; "
     "docker run -d --name $c enos-probe:1 /usr/bin/sleep infinity >/dev/null; done; "
     "mkdir -p /etc/kolla/keystone /var/lib/docker/volumes/kolla_logs/_data/keystone; "
