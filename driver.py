@@ -399,8 +399,16 @@ def cmd_backup(args):
     os.makedirs(os.path.join(env_dir, "reports"), exist_ok=True)
     with open(os.path.join(env_dir, "reports", "info.json"), "w") as handle:
         json.dump(info_document(env_dir, topo), handle, indent=2)
-    extravars = {"backup_dir": os.path.abspath(args.backup_dir)} if args.backup_dir else {}
-    return _run_verb(args, "backup", "backup", extravars)
+    backup_dir = os.path.abspath(args.backup_dir or os.path.join(env_dir, "backups"))
+    started = time.time()
+    code = _run_verb(args, "backup", "backup", {"backup_dir": backup_dir})
+    written = sorted(os.path.join(backup_dir, f) for f in os.listdir(backup_dir)
+                     if f.endswith(".tar.gz") and os.path.getmtime(os.path.join(backup_dir, f))
+                     >= started - 1) if os.path.isdir(backup_dir) else []
+    if code == EXIT_OK and written:
+        print("enos backup: %s (check it with `enos backup --verify %s`)" % (written[-1],
+                                                                          written[-1]))
+    return code
 
 
 def verify_backup(path):

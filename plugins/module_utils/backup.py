@@ -251,6 +251,15 @@ def time_filter(start, end):
     return "time >= %ds AND time <= %ds" % (math.floor(start), math.ceil(end))
 
 
+# Metrics of a run are taken over its window widened by this much on each side: a Dummy or
+# Keystone run can be shorter than collectd's 10 s interval.
+WINDOW_MARGIN_S = 30
+
+
+def padded(start, end):
+    return start - WINDOW_MARGIN_S, end + WINDOW_MARGIN_S
+
+
 def window_query(start, end):
     return "SELECT * FROM /.*/ WHERE " + time_filter(start, end)
 
@@ -462,7 +471,7 @@ def _metrics(archive, influx, nodes, runs, log):
         for database in ("collectd", "cadvisor", "events"):
             try:
                 data = influx_query(influx["url"], database,
-                                    window_query(run["start"], run["end"]), csv=True)
+                                    window_query(*padded(run["start"], run["end"])), csv=True)
             except OSError as exc:
                 archive.skip("metrics/csv/%s/%s.csv" % (run["id"], database), str(exc))
                 continue
@@ -623,7 +632,7 @@ def verify(path, restore=True, log=print):
                 "windows": {}}
             for run_id, start, end in windows:
                 restored["windows"][run_id] = points_per_host(
-                    server.url, "collectd", "cpu_value", "host", start, end)
+                    server.url, "collectd", "cpu_value", "host", *padded(start, end))
             result["restore"] = restored
             log("verify: InfluxDB restored on %s: cpu_value points per node %s" % (
                 server.url, restored["collectd"]))

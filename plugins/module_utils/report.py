@@ -526,7 +526,7 @@ def build(source_root, out_path, live_url=None, title=None):
                          html.escape(cond_note), _table(["src", "dst", "delay / rate / loss"],
                                                         cond_rows)))
         if run["start"] is not None:
-            window = (run["start"] - 30, run["end"] + 30)
+            window = bk.padded(run["start"], run["end"])
             mrows = metrics_rows(source, run["id"], live_url, window)
             in_window = [e for e in events if window[0] <= e["time"] <= window[1]]
             if not mrows:

@@ -146,7 +146,7 @@ def test_backup_verify_and_report(bed, tmp_path):
     tarballs = glob.glob(str(tmp_path / "*.tar.gz"))
     assert len(tarballs) == 1 and os.path.basename(tarballs[0]).startswith(bed.env + "-")
     tarball = tarballs[0]
-    assert ("backup: %s" % tarball) in " ".join(out.split())
+    assert ("enos backup: %s" % tarball) in out
     manifest, seen = mc.backup_holds_everything_and_no_secret(
         str(bed.env_dir), tarball, kolla_nodes=mc.hosts(str(bed.env_dir)))
     assert [r["id"] for r in manifest["bench_runs"]] == ["run-a"]
