@@ -27,7 +27,7 @@ from ansible_collections.edge.enos.plugins.module_utils import report  # noqa: E
 
 ENOS = os.path.join(os.path.dirname(sys.executable), "enos")
 COLLECTORS = {"collectd": "collectd", "container_metrics": "container_metrics.py",
-              "cadvisor": "cadvisor", "influxd": "influxd"}
+              "cadvisor": "bin/cadvisor", "influxd": "influxd"}
 UNITS = "collectd enos-container-metrics"
 # pid, name, utime+stime (ticks), rss (kB) of every process whose command line matches
 PROBE = r"""
@@ -123,6 +123,9 @@ def main():
                 print("%-22s %-18s %8.2f %8.1f" % (node, name, entry["cpu_pct"], entry["rss_mib"]))
         print(json.dumps(cost))
         return 0
+    if not os.path.exists(os.path.join(ROOT, "playbooks", "bench.yml")):
+        raise SystemExit("`enos bench` is not in this release (no playbooks/bench.yml): "
+                         "nothing measured, the collectors were left running")
     results = {"off": {}, "on": {}}
     try:
         for _round in range(args.rounds):

@@ -319,8 +319,12 @@ def timeline_picture(title, unit, data, window, events, tasks, scale=1.0):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     start = window[0]
+    # the ten busiest series; series that stay at zero (services not on this node) are left out
+    peaks = sorted(((max(v for _t, v in pts), key) for key, pts in data.items() if pts),
+                   reverse=True)
+    shown = set(key for peak, key in peaks[:10] if peak > 0)
     for key, pts in sorted(data.items()):
-        if pts:
+        if key in shown:
             ax.plot([t - start for t, _v in pts], [v / scale for _t, v in pts],
                     label="/".join(k for k in key if k) if isinstance(key, tuple) else key)
     for task in tasks:
@@ -334,7 +338,7 @@ def timeline_picture(title, unit, data, window, events, tasks, scale=1.0):
     ax.set_ylabel(unit)
     ax.set_title(title)
     ax.grid(alpha=.3)
-    if data:
+    if shown:
         ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     return png(fig)
