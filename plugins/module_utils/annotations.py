@@ -35,7 +35,8 @@ def event_line(event):
 def influx_url(env_dir):
     """http://<enos_influx node>:8086 when the environment runs monitoring, else None."""
     path = os.path.join(env_dir, "reports", "monitoring.json")
-    if not os.path.exists(path):
+    # no resources.json: the machines are gone (destroy --hard), their addresses are not ours
+    if not os.path.exists(path) or not os.path.exists(os.path.join(env_dir, "resources.json")):
         return None
     with open(path) as handle:
         return json.load(handle).get("influx_url")

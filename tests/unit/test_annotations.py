@@ -40,6 +40,7 @@ def test_annotate_writes_to_influx_and_says_when_it_cannot(tmp_path):
     thread.start()
     try:
         (tmp_path / "reports").mkdir()
+        (tmp_path / "resources.json").write_text("{}")
         (tmp_path / "reports" / "monitoring.json").write_text(json.dumps(
             {"influx_url": "http://127.0.0.1:%d" % server.server_port}))
         assert an.annotate(str(tmp_path), "rally task start", text="t1", kind="rally") is None
@@ -50,3 +51,11 @@ def test_annotate_writes_to_influx_and_says_when_it_cannot(tmp_path):
     problem = an.annotate(str(tmp_path), "rally task end")       # nobody listens any more
     assert problem and "did not take the event" in problem
     assert [e["influx"] for e in an.read_events(str(tmp_path))] == [True, False]
+
+
+def test_no_write_once_the_machines_are_gone(tmp_path):
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "monitoring.json").write_text(json.dumps(
+        {"influx_url": "http://127.0.0.1:9"}))
+    assert an.annotate(str(tmp_path), "enos destroy end") is None      # no resources.json
+    assert an.read_events(str(tmp_path))[0]["influx"] is False
