@@ -20,13 +20,16 @@ COLLECTIONS = os.path.join(ROOT, "collections")
 if os.path.isdir(os.path.join(COLLECTIONS, "ansible_collections", "edge", "enos")):
     sys.path.insert(0, COLLECTIONS)
 
+from ansible_collections.edge.enos.plugins.module_utils.cloud_info import cloud_summary, summary_lines  # noqa: E402
 from ansible_collections.edge.enos.plugins.module_utils.topology import (  # noqa: E402
-    TopologyError, format_delay, format_rate, load_topology)
+    TopologyError, format_delay, format_rate, iter_links, link_kinds, load_topology, parse_topology,
+    read_yaml)
 from ansible_collections.edge.enos.plugins.module_utils.annotations import annotate  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
 DEFAULT_TOPOLOGY = "reservation.yaml"
 STATE_FILE = "resources.json"
+REQUIREMENTS = os.path.join(ROOT, "requirements.yml")
 
 
 class UsageError(Exception):
@@ -94,12 +97,21 @@ def validated(path):
 # --------------------------------------------------------------------------- playbook runs
 
 class Progress(object):
-    """Live progress from ansible-runner events: plays, tasks, failures; no result contents."""
+    """Live progress from ansible-runner events: plays, the tasks that ran (skipped ones are not
+    listed), failures, and what roles say to the user.
 
-    def __init__(self, verb, verbose=False, stream=sys.stdout):
+    Convention: a role tells the user something with an `ansible.builtin.debug` task (its `msg`,
+    a line or a list of lines); `enos` prints it under the task, once per distinct message.
+    Diagnostics meant for debugging use `verbosity: 1` and stay hidden."""
+
+    DEBUG_ACTIONS = ("debug", "ansible.builtin.debug", "ansible.legacy.debug")
+
+    def __init__(self, verb, verbose=False, stream=None):
         self.verb, self.verbose, self.stream = verb, verbose, stream
         self.started = time.time()
         self.failures = []
+        self.pending_task = None
+        self.said = set()
 
     def elapsed(self):
         return "%5.0fs" % (time.time() - self.started)
@@ -108,10 +120,12 @@ class Progress(object):
         kind = event.get("event")
         data = event.get("event_data", {})
         if kind == "playbook_on_play_start":
+            self.pending_task = None
             self.emit("PLAY %s" % data.get("play", ""))
         elif kind == "playbook_on_task_start":
-            self.emit("  %s" % data.get("task", ""))
+            self.pending_task = data.get("task", "")
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            self.task_ran()
             result = data.get("res", {}) or {}
             message = result.get("msg") or result.get("stderr") or result.get("reason") or ""
             if result.get("_ansible_no_log"):
@@ -119,15 +133,36 @@ class Progress(object):
             line = "  ! %s: %s: %s" % (data.get("host"), data.get("task"), str(message).strip()[:2000])
             self.failures.append(line)
             self.emit(line)
-        elif kind == "runner_on_ok" and self.verbose:
-            changed = (data.get("res") or {}).get("changed")
-            self.emit("    ok: %s%s" % (data.get("host"), " (changed)" if changed else ""))
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
+            self.task_ran()
+            result = data.get("res") or {}
+            if data.get("task_action") in self.DEBUG_ACTIONS and not result.get("_ansible_no_log"):
+                self.say(data.get("task_uuid"), result)
+            if self.verbose:
+                self.emit("    ok: %s%s" % (data.get("host"), " (changed)" if result.get("changed") else ""))
         elif kind == "verbose" and "WARNING" in event.get("stdout", ""):
             self.emit(event["stdout"].strip())
         return True
 
+    def task_ran(self):
+        if self.pending_task is not None:
+            self.emit("  %s" % self.pending_task)
+            self.pending_task = None
+
+    def say(self, task, result):
+        items = [result] + [r for r in result.get("results") or [] if isinstance(r, dict)]
+        for item in items:
+            message = item.get("msg")
+            if message is None or (task, repr(message)) in self.said:
+                continue
+            self.said.add((task, repr(message)))
+            lines = message if isinstance(message, list) else str(message).splitlines()
+            for line in lines:
+                self.emit("    | %s" % (line if isinstance(line, str) else json.dumps(line)))
+
     def emit(self, line):
-        print("[%s %s] %s" % (self.verb, self.elapsed(), line), file=self.stream, flush=True)
+        print("[%s %s] %s" % (self.verb, self.elapsed(), line), file=self.stream or sys.stdout,
+              flush=True)
 
 
 def playbook_path(name):
@@ -140,10 +175,20 @@ def run_playbook(verb, name, env_dir, inventory, extravars=None, verbose=False, 
         print("enos %s: this release has no playbooks/%s.yml yet, so `enos %s` cannot run."
               % (verb, name, verb), file=sys.stderr)
         return EXIT_UNAVAILABLE
+    missing = missing_collections(REQUIREMENTS)
+    if missing:
+        print("enos %s: the Ansible collection%s %s %s not installed: install %s with\n"
+              "  ansible-galaxy collection install -r %s\n(or `pip install ansible`, which "
+              "bundles them)" % (verb, "s" if len(missing) > 1 else "", ", ".join(missing),
+                                 "are" if len(missing) > 1 else "is",
+                                 "them" if len(missing) > 1 else "it",
+                                 REQUIREMENTS), file=sys.stderr)
+        return EXIT_UNAVAILABLE
     import ansible_runner
 
     runner_dir = os.path.join(env_dir, "runner")
     os.makedirs(runner_dir, exist_ok=True)
+    forget_previous_settings(runner_dir)
     envvars = {
         "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(
@@ -160,6 +205,7 @@ def run_playbook(verb, name, env_dir, inventory, extravars=None, verbose=False, 
     runner = ansible_runner.run(
         private_data_dir=runner_dir, playbook=path, inventory=inventory, extravars=extravars,
         envvars=envvars, event_handler=progress, quiet=True, tags=tags,
+        suppress_env_files=True,
         ident="%s-%s" % (name, datetime.datetime.now().strftime("%Y%m%d-%H%M%S")))
     problem = annotate(env_dir, "enos %s end" % verb, text="playbook %s rc=%s" % (name, runner.rc),
                        tags=["enos", verb])
@@ -167,6 +213,41 @@ def run_playbook(verb, name, env_dir, inventory, extravars=None, verbose=False, 
     if problem:
         print("note: %s (kept in reports/events.jsonl)" % problem, file=sys.stderr)
     return EXIT_OK if runner.rc == 0 else EXIT_FAILED
+
+
+def forget_previous_settings(runner_dir):
+    """ansible-runner writes env/envvars, env/extravars ... only when they are absent and then
+    prefers them to what it is given: a run would inherit the first run's PATH, ANSIBLE_CONFIG,
+    collections path and extra variables. Each run passes its own, and none are kept."""
+    for name in ("envvars", "extravars", "passwords", "settings", "cmdline", "ssh_key"):
+        try:
+            os.unlink(os.path.join(runner_dir, "env", name))
+        except FileNotFoundError:
+            pass
+
+
+def collection_roots():
+    """Where Ansible looks for collections from a run of this driver."""
+    roots = [COLLECTIONS, os.path.expanduser("~/.ansible/collections"),
+             "/usr/share/ansible/collections"]
+    roots += [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
+    roots += [p for p in sys.path if p and os.path.isdir(os.path.join(p, "ansible_collections"))]
+    parts = ROOT.split(os.sep)
+    if parts[-3:-2] == ["ansible_collections"]:  # installed as a collection
+        roots.append(os.sep.join(parts[:-3]))
+    return roots
+
+
+def missing_collections(requirements=REQUIREMENTS):
+    """Collections of requirements.yml that no collection root holds."""
+    import yaml
+    with open(requirements) as handle:
+        wanted = (yaml.safe_load(handle) or {}).get("collections") or []
+    names = [c["name"] if isinstance(c, dict) else str(c) for c in wanted]
+    roots = collection_roots()
+    return [name for name in names
+            if not any(os.path.isdir(os.path.join(root, "ansible_collections", *name.split(".")))
+                       for root in roots)]
 
 
 def summarize(progress, runner):
@@ -186,44 +267,88 @@ def summarize(progress, runner):
 
 # --------------------------------------------------------------------------- verbs
 
+MATRIX_MAX_SITES = 24
+
+
 def links_table(topo):
-    """The constraints matrix: one row per source site, one column per destination."""
+    """The constraints matrix: one row per source site, one column per destination; beyond
+    MATRIX_MAX_SITES sites, the distinct link kinds with how many pairs have each."""
     sites = list(topo.sites)
+    if len(sites) > MATRIX_MAX_SITES:
+        return links_kinds(topo)
     links = topo.links()
     if not links:
         return "no WAN constraints"
 
     def cell(src, dst):
-        if src == dst:
-            return "-"
         link = links.get((src, dst))
         if link is None:
-            return "."
-        parts = [format_delay(link.delay_us)]
-        if link.jitter_us:
-            parts[0] += "~" + format_delay(link.jitter_us)
-        if link.rate_bps:
-            parts.append(format_rate(link.rate_bps))
-        if link.loss_pct:
-            parts.append("%g%%" % link.loss_pct)
-        return "/".join(parts)
+            return "-" if src == dst else "."
+        return describe_link(link.as_dict())
 
     rows = [["src \\ dst"] + sites] + [[s] + [cell(s, d) for d in sites] for s in sites]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
 
+def describe_link(fields):
+    parts = [format_delay(fields.get("delay_us") or 0)]
+    if fields.get("jitter_us"):
+        parts[0] += "~" + format_delay(fields["jitter_us"])
+    if fields.get("rate_bps"):
+        parts.append(format_rate(fields["rate_bps"]))
+    if fields.get("loss_pct"):
+        parts.append("%g%%" % fields["loss_pct"])
+    return "/".join(parts)
+
+
+def links_kinds(topo):
+    kinds = link_kinds(topo.constraints)
+    if not kinds:
+        return "no WAN constraints"
+    lines = ["%d shaped ordered pairs among %d sites (too many for a matrix; `--json` lists "
+             "them all):" % (sum(k[1] for k in kinds), len(topo.sites))]
+    for fields, count, (src, dst) in sorted(kinds, key=lambda kind: -kind[1]):
+        lines.append("  %-28s %8d pairs  from %s, e.g. %s->%s"
+                     % (describe_link(fields), count, fields.get("origin"), src, dst))
+    return "\n".join(lines)
+
+
+def json_links(constraints):
+    """The links as JSON texts, one at a time; the defaults' part is encoded once."""
+    default = constraints.get("default")
+    default_tail = json.dumps(default)[1:]
+    for src, dst, fields in iter_links(constraints):
+        tail = default_tail if fields is default else json.dumps(dict(default, **fields))[1:]
+        yield '{"src": %s, "dst": %s, %s' % (json.dumps(src), json.dumps(dst), tail)
+
+
+def write_json(data, stream, links=None):
+    """json.dump of `data`, with `links` (an iterator of JSON texts) streamed as data["links"]:
+    a 1,000-site topology has a million links, which are never all in memory."""
+    if links is None:
+        json.dump(data, stream, indent=2)
+        stream.write("\n")
+        return
+    head = json.dumps(data, indent=2)
+    stream.write(head[:-2] + ',\n  "links": [')
+    for number, link in enumerate(links):
+        stream.write((",\n    " if number else "\n    ") + link)
+    stream.write("\n  ]\n}\n")
+
+
 def cmd_check(args):
     topo = validated(os.path.abspath(args.file or DEFAULT_TOPOLOGY))
-    summary = topo.summary()
+    summary = topo.summary(links=False)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        write_json(summary, sys.stdout, json_links(topo.constraints))
         return EXIT_OK
     print("%s: valid (%d hosts, provider %s, registry %s)" % (
         args.file, summary["hosts"], summary["provider"], summary["registry"]))
     print("sites:")
     for site, names in summary["sites"].items():
-        print("  %-12s %d host(s): %s" % (site, len(names), ", ".join(names)))
+        shown = ", ".join(names[:8]) + (", ... (%d more)" % (len(names) - 8) if len(names) > 8 else "")
+        print("  %-12s %d host(s): %s" % (site, len(names), shown))
     print("roles:")
     for role, count in summary["roles"].items():
         print("  %-16s %d" % (role, count))
@@ -242,17 +367,7 @@ plugin: edge.enos.topology
 provider:
   type: {provider}
 {provider_block}
-# Sites (groups) -> cluster (or flavour) -> role -> number of machines.
-# Ranges describe many sites at once: grp[2-4] is grp2, grp3 and grp4.
-topology:
-  grp1:
-    {cluster}:
-      control: 1
-      network: 1
-  grp[2-3]:
-    {cluster}:
-      compute: 1
-
+{topology_block}
 # internal: a registry on one node serves the others; external: {{type: external, ip, port}}; none
 registry:
   type: internal
@@ -279,6 +394,38 @@ network_constraints:
       symmetric: true
 """
 
+COUNTED_TOPOLOGY = """\
+# Sites (groups) -> cluster (or flavour) -> role -> number of machines.
+# Ranges describe many sites at once: grp[2-4] is grp2, grp3 and grp4.
+topology:
+  grp1:
+    {cluster}:
+      control: 1
+      network: 1
+  grp[2-3]:
+    {cluster}:
+      compute: 1
+"""
+
+# Static machines have addresses: one per host, so no ranges. The addresses below are from
+# TEST-NET-1 (192.0.2.0/24, never routed): replace them, and the user and key, with your own.
+STATIC_TOPOLOGY = """\
+# Sites (groups) -> role -> one host or a list of hosts {{address, alias, user, keyfile, port}}.
+# Replace the addresses (192.0.2.x is a documentation range), user and keyfile with yours.
+topology:
+  grp1:
+    control:
+      {{address: 192.0.2.11, alias: node-1, user: root, keyfile: ~/.ssh/id_rsa, port: 22}}
+    network:
+      {{address: 192.0.2.12, alias: node-2, user: root, keyfile: ~/.ssh/id_rsa, port: 22}}
+  grp2:
+    compute:
+      - {{address: 192.0.2.13, alias: node-3, user: root, keyfile: ~/.ssh/id_rsa, port: 22}}
+  grp3:
+    compute:
+      - {{address: 192.0.2.14, alias: node-4, user: root, keyfile: ~/.ssh/id_rsa, port: 22}}
+"""
+
 PROVIDER_BLOCKS = {
     "local": ("  memory_per_node: 2g\n", "local"),
     "static": ("", "static"),
@@ -295,10 +442,17 @@ def cmd_new(args):
         raise UsageError("%s exists; nothing was written (use --force to overwrite it, or "
                          "-o OTHER.yaml)" % name)
     block, cluster = PROVIDER_BLOCKS[args.provider]
-    text = STARTER.format(name=name, provider=args.provider, provider_block=block, cluster=cluster)
-    with open(name, "w") as handle:
-        handle.write(text)
-    load_topology(name)
+    topology = (STATIC_TOPOLOGY if args.provider == "static" else COUNTED_TOPOLOGY).format(
+        cluster=cluster)
+    text = STARTER.format(name=name, provider=args.provider, provider_block=block,
+                          topology_block=topology)
+    parse_topology(read_yaml(text, name), name)  # what we write must check
+    try:
+        with open(name, "w") as handle:
+            handle.write(text)
+    except (IOError, OSError) as exc:
+        raise UsageError("cannot write %s: %s (give a writable path with -o FILE)"
+                         % (name, exc.strerror or exc))
     print("wrote %s (provider %s): edit it, then `enos check -f %s`" % (name, args.provider, name))
     return EXIT_OK
 
@@ -309,12 +463,21 @@ def cmd_info(args):
     state_path = os.path.join(env_dir, STATE_FILE)
     state = {}
     if os.path.exists(state_path):
-        with open(state_path) as handle:
-            state = json.load(handle)
+        try:
+            with open(state_path) as handle:
+                state = json.load(handle)
+        except (IOError, OSError, ValueError) as exc:
+            raise UsageError("%s cannot be read (%s): run `enos up` again to rewrite it"
+                             % (state_path, exc))
+        if not isinstance(state, dict):
+            raise UsageError("%s is not a resource state: run `enos up` again to rewrite it"
+                             % state_path)
     provided = dict((h["name"], h) for h in state.get("hosts", []))
+    clouds_yaml = os.path.join(env_dir, "clouds.yaml")
+    cloud = cloud_summary(clouds_yaml) if os.path.exists(clouds_yaml) else None
     if args.json:
-        print(json.dumps({"env": env_dir, "topology": topo.summary(), "resources": state},
-                         indent=2))
+        write_json({"env": env_dir, "topology": topo.summary(), "resources": state,
+                    "openstack": cloud}, sys.stdout)
         return EXIT_OK
     print("environment: %s (%s)" % (env_dir, state.get("environment") or "not provisioned"))
     print("%-24s %-8s %-18s %s" % ("host", "site", "roles", "addresses"))
@@ -331,6 +494,8 @@ def cmd_info(args):
             print("  %-8s %s %s" % (site, interface.get("device"), interface.get("address")))
     print("services: %s" % ", ".join("%s on %s" % kv for kv in sorted(topo.placement.items())))
     print("WAN constraints:\n%s" % links_table(topo))
+    if cloud is not None:
+        print("\n".join(summary_lines(cloud)))
     return EXIT_OK
 
 
@@ -520,16 +685,36 @@ def build_parser():
     return parser
 
 
+EXIT_BROKEN_PIPE, EXIT_INTERNAL = 141, 70
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
     except UsageError as exc:
         print("enos %s: %s" % (args.verb, exc), file=sys.stderr)
+        return EXIT_INVALID
+    except TopologyError as exc:
+        print("enos %s: invalid topology, nothing was changed:\n%s" % (args.verb, exc),
+              file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("enos %s: interrupted" % args.verb, file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`enos check | head`): stop quietly, as a command-line tool does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:  # pylint: disable=broad-except
+        if os.environ.get("ENOS_DEBUG"):
+            raise
+        print("enos %s: internal error: %s: %s (run again with ENOS_DEBUG=1 for the traceback, "
+              "and report it)" % (args.verb, type(exc).__name__, exc), file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

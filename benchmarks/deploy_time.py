@@ -4,8 +4,12 @@
     benchmarks/deploy_time.py [-f inventories/local.yml] [--env DIR] [--runs cold warm]
     benchmarks/deploy_time.py --env DIR --report-only     # read the runs already in DIR
 
-A cold run starts from nothing (`enos destroy --hard --include-images` first, so the Kolla images
-are built again); a warm run is `enos deploy` on the deployed environment. The durations are not
+A cold run starts from nothing: `enos destroy --hard --include-images`, then the Kolla images are
+removed from the host's Docker, the environment's registry goes with the environment, kolla-build's
+cache (~/.cache/edge-enos/kolla-build-*) is removed, and all of it is checked gone before the
+deploy. A warm run is `enos deploy` on the deployed environment. `--by-hand` then runs the same
+`kolla-ansible deploy` by hand (same virtualenv, inventory, globals and nodes) beside ours and
+prints the ratio; `--memory` prints the peak memory of every node and of every container on it. The durations are not
 measured here a second time: they are read from what the runs leave in the environment, the
 ansible-runner events of each playbook run (<env>/runner/artifacts/*/job_events) and the
 kolla role's <env>/logs/kolla-timings.jsonl (one line per kolla-ansible command).
@@ -124,10 +128,83 @@ def enos(*args):
     return rc
 
 
+KOLLA_CACHE = os.path.expanduser("~/.cache/edge-enos")
+
+
+def kolla_images_in_docker():
+    out = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return [name for name in out if name.startswith("kolla/")]
+
+
+def make_cold():
+    """Remove every Kolla image and kolla-build's cache, and check that they are gone."""
+    images = kolla_images_in_docker()
+    if images:
+        subprocess.run(["docker", "rmi", "-f"] + images, stdout=subprocess.DEVNULL, check=False)
+    for build_dir in glob.glob(os.path.join(KOLLA_CACHE, "kolla-build-*")):
+        subprocess.run(["rm", "-rf", build_dir], check=True)
+    left = kolla_images_in_docker() + glob.glob(os.path.join(KOLLA_CACHE, "kolla-build-*"))
+    if left:
+        sys.exit("cold run impossible, still there: %s" % ", ".join(left))
+    print("cold: %d Kolla images and kolla-build's cache removed, checked gone" % len(images), flush=True)
+
+
+def by_hand(env_dir):
+    """Seconds of `kolla-ansible deploy` run by hand with the environment's configuration."""
+    config = os.path.join(env_dir, "kolla")
+    venv = glob.glob(os.path.join(KOLLA_CACHE, "kolla-ansible-*", "bin"))
+    if not venv:
+        sys.exit("no kolla-ansible virtualenv in %s: deploy once first" % KOLLA_CACHE)
+    environ = {"PATH": venv[0] + ":/usr/sbin:/usr/bin:/sbin:/bin", "HOME": os.environ["HOME"],
+               "LANG": "C.UTF-8", "ANSIBLE_CONFIG": os.path.join(config, "ansible.cfg")}
+    started = time.time()
+    with open(os.path.join(env_dir, "logs", "kolla-by-hand-deploy.log"), "w") as log:
+        rc = subprocess.call(["kolla-ansible", "deploy", "-i", "inventory", "--configdir", "."],
+                             cwd=config, env=environ, stdout=log, stderr=subprocess.STDOUT)
+    seconds = time.time() - started
+    print("by hand: kolla-ansible deploy rc=%d in %.0f s" % (rc, seconds), flush=True)
+    return seconds if rc == 0 else None
+
+
+def memory(env_dir):
+    """{node: (peak bytes, {container: peak bytes})} from the cgroups of the environment's nodes."""
+    with open(os.path.join(env_dir, "resources.json")) as handle:
+        environment = json.load(handle)["environment"]
+    nodes = subprocess.run(["docker", "ps", "--filter", "label=edge.enos.env=%s" % environment,
+                            "--filter", "label=edge.enos.host", "--format", "{{.Names}}"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    script = ("cat /sys/fs/cgroup/memory.peak; for c in $(docker ps -q); do "
+              "n=$(docker inspect -f '{{.Name}} {{.Id}}' $c); set -- $n; "
+              "p=$(cat /sys/fs/cgroup/system.slice/docker-$2.scope/memory.peak 2>/dev/null "
+              "|| cat /sys/fs/cgroup/docker/$2/memory.peak 2>/dev/null || echo 0); echo \"$1 $p\"; done")
+    result = {}
+    for node in nodes:
+        out = subprocess.run(["docker", "exec", node, "sh", "-c", script], capture_output=True,
+                             text=True, check=False).stdout.split("\n")
+        containers = dict((line.split()[0].lstrip("/"), int(line.split()[1]))
+                          for line in out[1:] if len(line.split()) == 2)
+        result[node] = (int(out[0]) if out and out[0].strip().isdigit() else 0, containers)
+    return result
+
+
+def print_memory(usage):
+    mib = 1024 * 1024
+    total = 0
+    for node, (peak, containers) in sorted(usage.items()):
+        total += peak
+        print("\n%s: peak %.0f MiB" % (node, peak / mib))
+        for name, value in sorted(containers.items(), key=lambda kv: -kv[1]):
+            print("  %-32s %7.0f MiB" % (name, value / mib))
+    print("\nall nodes: peak %.0f MiB (sum of the nodes' peaks)" % (total / mib))
+
+
 def run(kind, topology, env_dir):
     before = set(artifacts(env_dir))
-    if kind == "cold" and os.path.exists(os.path.join(env_dir, "resources.json")):
-        enos("destroy", "--hard", "--include-images", "--env", env_dir)
+    if kind == "cold":
+        if os.path.exists(os.path.join(env_dir, "resources.json")):
+            enos("destroy", "--hard", "--include-images", "--env", env_dir)
+        make_cold()
         before = set(artifacts(env_dir))
     started = time.time()
     rc = enos("deploy", "-f", topology, "--env", env_dir)
@@ -154,6 +231,10 @@ def main(argv=None):
     parser.add_argument("--report-only", action="store_true",
                         help="do not deploy: report every run found in --env, one column each")
     parser.add_argument("--json", help="also write the durations to this file")
+    parser.add_argument("--by-hand", action="store_true",
+                        help="then run kolla-ansible deploy by hand on the same nodes and compare")
+    parser.add_argument("--memory", action="store_true",
+                        help="then print the peak memory of every node and container")
     args = parser.parse_args(argv)
     env_dir = os.path.abspath(args.env)
 
@@ -171,6 +252,15 @@ def main(argv=None):
         print("no run found in %s" % env_dir, file=sys.stderr)
         return 1
     print_table(columns)
+    if args.by_hand:
+        seconds = by_hand(env_dir)
+        ours = [c for k, c in columns.items() if "FAILED" not in k]
+        ours = ours[-1].get("kolla deploy") if ours else None
+        if seconds and ours:
+            print("kolla deploy: ours %.0f s, by hand %.0f s, ratio %.2f" % (ours, seconds, ours / seconds))
+            columns["by hand"] = {"kolla deploy": seconds}
+    if args.memory:
+        print_memory(memory(env_dir))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(columns, handle, indent=2)

@@ -19,6 +19,9 @@ description:
     testbed, C(enos_wan_router).
   - Before a provider ran, hosts are listed without C(ansible_host) so that a playbook can
     provision them and then refresh the inventory (C(ansible.builtin.meta) C(refresh_inventory)).
+  - The resource state is used only for the topology the environment was made from (the
+    environment's C(topology.yml) is this file or has the same content); otherwise it is
+    ignored with a warning, so that another topology never gets that environment's addresses.
   - The file is both the inventory source and the topology (O(plugin) next to C(provider),
     C(topology), ...), or it points at a topology with O(reservation).
 extends_documentation_fragment:
@@ -66,12 +69,12 @@ network_constraints:
 import json
 import os
 
-from ansible.errors import AnsibleParserError
+from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable, get_cache_plugin
 
 from ansible_collections.edge.enos.plugins.module_utils.topology import (
-    INVENTORY_KEYS, SERVICES, TopologyError, load_topology, parse_topology, read_yaml)
+    INVENTORY_KEYS, SERVICES, TopologyError, load_topology, parse_topology, read_text, read_yaml)
 
 try:
     from ansible.template import trust_as_template
@@ -82,6 +85,7 @@ except ImportError:  # ansible-core < 2.19 trusts inventory configuration as it 
 KOLLA_TOP_GROUPS = ("control", "network", "compute", "storage", "monitoring", "deployment")
 CONSTRUCTED_KEYS = ("compose", "groups", "keyed_groups")
 STATE_FILE = "resources.json"
+KEPT_TOPOLOGY = "topology.yml"
 
 
 def _trusted(value):
@@ -100,6 +104,32 @@ def _file_signature(path):
     except OSError:
         return None
     return [stat.st_mtime_ns, stat.st_size]
+
+
+def foreign_state(topology_path, env_dir):
+    """Why the environment's resource state does not belong to this topology, or None.
+
+    An environment keeps a copy of the topology it was made from (topology.yml, written by
+    `enos` and by the providers): the state is this topology's when that copy is this file or
+    has the same content."""
+    kept = os.path.join(env_dir, KEPT_TOPOLOGY)
+    state = os.path.join(env_dir, STATE_FILE)
+    if os.path.isfile(kept):
+        if os.path.realpath(kept) == os.path.realpath(topology_path):
+            return None
+        try:
+            with open(kept, "rb") as mine, open(topology_path, "rb") as theirs:
+                if mine.read() == theirs.read():
+                    return None
+        except (IOError, OSError):
+            pass
+        made_from = "was made from %s" % kept
+    else:
+        made_from = "keeps no copy of its topology (%s)" % KEPT_TOPOLOGY
+    return ("%s: not used for %s: the environment %s, so its addresses and WAN router are "
+            "not this topology's (point ENOS_ENV or the `env` option at this topology's "
+            "environment, or run `enos up -f %s`)"
+            % (state, topology_path, made_from, topology_path))
 
 
 def build_inventory(topo, state, env_dir):
@@ -181,27 +211,33 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def verify_file(self, path):
         if not super(InventoryModule, self).verify_file(path):
             return False
-        if not path.endswith((".yml", ".yaml")):
+        if not path.endswith((".yml", ".yaml")) or not os.path.isfile(path):
             return False
         try:
-            with open(path) as handle:
-                head = handle.read(65536)
+            with open(path, "rb") as handle:
+                head = handle.read(65536).decode("utf-8", "replace")
         except (IOError, OSError):
             return False
         return any(line.split("#")[0].strip().replace('"', "").replace("'", "")
-                   in ("plugin: edge.enos.topology", "plugin: topology")
-                   for line in head.splitlines())
+                   == "plugin: edge.enos.topology" for line in head.splitlines())
 
     def parse(self, inventory, loader, path, cache=True):
         super(InventoryModule, self).parse(inventory, loader, path, cache)
         try:
-            with open(path) as handle:
-                raw = read_yaml(handle.read(), path)
+            raw = read_yaml(read_text(path), path)
+            if not isinstance(raw, dict):
+                parse_topology(raw, path)  # raises the model's error, with its line
             options = dict((k, raw[k]) for k in INVENTORY_KEYS + ("reservation",) if k in raw)
             for key in CONSTRUCTED_KEYS:
                 if key in options:
                     options[key] = _trusted(options[key])
-            self.set_options(direct=options, var_options=self._vars)
+            try:
+                self.set_options(direct=options, var_options=self._vars)
+            except AnsibleError as exc:
+                where = min([raw.line_of(k) for k in options if raw.line_of(k)] or [None])
+                raise AnsibleParserError("%s:%s: plugin options: %s (fix the option; see "
+                                         "`ansible-doc -t inventory edge.enos.topology`)"
+                                         % (path, where, to_native(exc)))
             self._setup_cache()
             reservation = self.get_option("reservation")
             if reservation:
@@ -218,10 +254,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
         env_dir = os.path.abspath(self.get_option("env"))
         state_path = os.path.join(env_dir, STATE_FILE)
-        signature = [_file_signature(topology_path), _file_signature(state_path), env_dir]
+        kept_path = os.path.join(env_dir, KEPT_TOPOLOGY)
+        signature = [_file_signature(topology_path), _file_signature(state_path),
+                     _file_signature(kept_path), env_dir]
         data = self._cached(path, cache, signature)
         if data is None:
-            data = build_inventory(topo, self._read_state(state_path), env_dir)
+            state = self._read_state(state_path)
+            foreign = state is not None and foreign_state(topology_path, env_dir)
+            if foreign:
+                self.display.warning(foreign)
+                state = None
+            data = build_inventory(topo, state, env_dir)
             data["signature"] = signature
             if self.get_option("cache"):
                 self._cache[self.get_cache_key(path)] = data
@@ -266,16 +309,22 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             inventory.add_group(group)
             for name in members:
                 inventory.add_child(group, name)
+        # the topology is the user's own inventory source: its values are trusted as a static
+        # YAML inventory's are (ansible-inventory prints them plain, not as __ansible_unsafe)
         for name, hostvars in data["hosts"].items():
             for key, value in hostvars.items():
-                inventory.set_variable(name, key, value)
+                inventory.set_variable(name, key, _trusted(value))
         for key, value in data["vars"].items():
-            inventory.set_variable("all", key, value)
+            inventory.set_variable("all", key, _trusted(value))
         if any(self.get_option(k) for k in CONSTRUCTED_KEYS):
             strict = self.get_option("strict")
             for name in data["hosts"]:
                 hostvars = inventory.get_host(name).get_vars()
                 self._set_composite_vars(self.get_option("compose"), hostvars, name, strict=strict)
+                for key in self.get_option("compose") or {}:
+                    composed = inventory.get_host(name).vars
+                    if key in composed:
+                        inventory.set_variable(name, key, _trusted(composed[key]))
                 self._add_host_to_composed_groups(self.get_option("groups"), hostvars, name,
                                                   strict=strict)
                 self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, name,

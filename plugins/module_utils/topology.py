@@ -13,13 +13,14 @@ as ``FILE:LINE: key: problem (what to do)`` before anything is provisioned.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections import OrderedDict
 
 __all__ = [
     "TopologyError", "Problem", "Host", "Link", "Topology", "load_topology", "parse_topology",
     "parse_delay", "parse_rate", "parse_loss", "expand_range", "format_rate", "format_delay",
-    "expand_links",
+    "expand_links", "iter_links", "link_kinds",
 ]
 
 PROVIDERS = ("local", "static", "vagrant", "g5k", "vmong5k", "chameleon", "chameleonkvm",
@@ -35,7 +36,7 @@ INVENTORY_KEYS = ("plugin", "env", "compose", "groups", "keyed_groups", "strict"
                   "cache_timeout", "cache_connection", "cache_prefix")
 TOP_LEVEL_KEYS = ("provider", "resources", "topology", "registry", "kolla-ansible", "kolla",
                   "inventory", "enable_monitoring", "network_constraints", "hosts",
-                  "placement") + INVENTORY_KEYS
+                  "placement", "docker_version") + INVENTORY_KEYS
 DEPRECATED_KEYS = {
     "kolla_repo": "pin the release with `kolla-ansible: <version>` (e.g. 22.2.0); "
                   "kolla-ansible is installed from PyPI, not cloned",
@@ -55,17 +56,62 @@ NETWORK_CONSTRAINT_KEYS = ("enable", "default_delay", "default_rate", "default_l
 CONSTRAINT_KEYS = ("src", "dst", "delay", "rate", "loss", "jitter", "symmetric", "symetric",
                    "network")
 STATIC_HOST_KEYS = ("address", "alias", "user", "keyfile", "port", "extra")
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-RANGE_RE = re.compile(r"^(?P<prefix>[A-Za-z0-9_-]*)\[(?P<spec>[^\]]*)\](?P<suffix>[A-Za-z0-9_-]*)$")
+MACHINE_KEYS = ("roles", "role", "number", "nodes", "cluster", "flavour", "flavor") + STATIC_HOST_KEYS
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+RANGE_RE = re.compile(r"(?P<prefix>[A-Za-z0-9_-]*)\[(?P<spec>[^\]]*)\](?P<suffix>[A-Za-z0-9_-]*)")
+ASCII_NUMBER_RE = re.compile(r"[0-9]+")
+# characters no group, site, cluster or role name may hold: they are invisible in reports
+CONTROL_OR_SPACE_RE = re.compile(r"[\x00-\x20\x7f-\x9f]|\s")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+PLACEHOLDER_RE = re.compile(r"^<[^<>]+>", re.S)  # EnOS's `enos new` leaves `<set a ...>` to fill
+
+# Groups the inventory makes itself: a site, cluster or role of the same name would merge with them.
+ANSIBLE_GROUPS = ("all", "ungrouped")
+OUR_GROUPS = ("baremetal", "enos_registry", "enos_influx", "enos_grafana", "enos_bench",
+              "enos_wan_router")
+KOLLA_TOP_GROUPS = ("control", "network", "compute", "storage", "monitoring", "deployment")
+# Kolla's service groups most often named as roles (EnOS lets a role be a Kolla group): a site or
+# cluster named like one of them would put the whole site into that service.
+KOLLA_SERVICE_GROUPS = (
+    "haproxy", "loadbalancer", "mariadb", "rabbitmq", "memcached", "keystone", "glance",
+    "nova", "nova-api", "nova-conductor", "nova-scheduler", "nova-compute", "nova-novncproxy",
+    "neutron", "neutron-server", "placement", "cinder", "heat", "horizon", "openvswitch",
+    "ovn", "etcd", "redis", "prometheus", "grafana", "influxdb", "tgtd", "iscsid", "multipathd")
+
+RESERVED_ROLES = ANSIBLE_GROUPS + OUR_GROUPS + ("enos_*", "deployment")
+RESERVED_SITES = RESERVED_ROLES + KOLLA_TOP_GROUPS + KOLLA_SERVICE_GROUPS
+RESERVED_CLUSTERS = RESERVED_SITES
+
+# Bounds: beyond them a file would cost minutes or gigabytes before anyone sees a result.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_YAML_NODES = 200000          # after alias expansion (a "billion laughs" file expands to 10^9)
+MAX_YAML_DEPTH = 40
+MAX_RANGE = 10000                # names out of one range
+MAX_SITES = 2000                 # the constraints matrix is sites^2
+MAX_HOSTS = 100000
+MAX_DELAY_US = 60 * 1000000      # a minute one-way
+MIN_RATE_BPS = 8                 # tc's smallest rate: one byte per second
+MAX_RATE_BPS = 10 ** 13          # 10 tbit
 
 
 # --------------------------------------------------------------------------- errors
+
+def _printable(text):
+    """Control characters and whitespace at the ends escaped, so that a key reads as it is."""
+    text = str(text)
+    inner = len(text.rstrip()), len(text) - len(text.lstrip())
+    return "".join(c if c.isprintable() and (c == " " and inner[1] <= i < inner[0] or
+                                             not c.isspace()) else
+                   ("\\x%02x" % ord(c) if ord(c) < 256 else "\\u%04x" % ord(c))
+                   for i, c in enumerate(text))
+
 
 class Problem(object):
     """One thing wrong in a topology file, with where it is and how to fix it."""
 
     def __init__(self, path, line, key, problem, fix=None):
-        self.path, self.line, self.key, self.problem, self.fix = path, line, key, problem, fix
+        self.path, self.line, self.problem, self.fix = path, line, problem, fix
+        self.key = _printable(key) if key is not None else None
 
     def __str__(self):
         where = "%s:%s" % (self.path, self.line) if self.line else str(self.path)
@@ -117,6 +163,11 @@ def _yaml_loader(path, problems):
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
+            if isinstance(key, (list, dict)):
+                problems.append(Problem(path, line, None, "a %s is used as a key"
+                                        % ("list" if isinstance(key, list) else "mapping"),
+                                        "keys are names: write `name: value`"))
+                continue
             if id(key_node) in own:
                 if key in own_lines:
                     problems.append(Problem(path, line, key, "duplicate key (first at line %d)"
@@ -147,22 +198,139 @@ def plain(value):
     return value
 
 
-def read_yaml(text, path):
-    """Parse YAML text into Located mappings; raise TopologyError on syntax or duplicate keys."""
+def _check_size(root, path):
+    """Refuse a YAML graph whose expansion (aliases copied where they are used) or nesting is
+    beyond the bounds, before anything is constructed from it."""
     import yaml
+    expanded, depth, open_nodes = {}, {}, set()
+    # post-order walk without recursion: aliases share nodes, so each node is sized once
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in expanded:
+            continue
+        children = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if not done:
+            if key in open_nodes:
+                raise TopologyError([Problem(path, node.start_mark.line + 1, None,
+                                             "an alias refers to the value that holds it "
+                                             "(a recursive structure)",
+                                             "write the value out instead of the alias")])
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in expanded)
+            continue
+        open_nodes.discard(key)
+        expanded[key] = 1 + sum(expanded.get(id(c), 1) for c in children)
+        depth[key] = 1 + max([depth.get(id(c), 1) for c in children] or [0])
+        if expanded[key] > MAX_YAML_NODES:
+            raise TopologyError([Problem(path, node.start_mark.line + 1, None,
+                                         "the YAML expands to more than %d values (aliases "
+                                         "copied where they are used)" % MAX_YAML_NODES,
+                                         "write the values out, or use fewer nested aliases")])
+        if depth[key] > MAX_YAML_DEPTH:
+            raise TopologyError([Problem(path, node.start_mark.line + 1, None,
+                                         "the YAML nests deeper than %d levels" % MAX_YAML_DEPTH,
+                                         "a topology needs a handful of levels: flatten it")])
+
+
+_FLOW_BRACKET_RE = re.compile(r"[\[\]{}]")
+
+
+def _check_depth(text, path):
+    """PyYAML composes nodes recursively: refuse deep nesting from the event stream first."""
+    import yaml
+    # PyYAML's scanner is quadratic in flow nesting ([[[...): bound the brackets first
+    depth = 0
+    for match in _FLOW_BRACKET_RE.finditer(text):
+        depth = depth + 1 if match.group() in "[{" else max(0, depth - 1)
+        if depth > MAX_YAML_DEPTH:
+            raise TopologyError([Problem(path, text.count("\n", 0, match.start()) + 1, None,
+                                         "the YAML nests deeper than %d levels" % MAX_YAML_DEPTH,
+                                         "a topology needs a handful of levels: flatten it")])
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise TopologyError([Problem(path, event.start_mark.line + 1, None,
+                                             "the YAML nests deeper than %d levels"
+                                             % MAX_YAML_DEPTH,
+                                             "a topology needs a handful of levels: flatten it")])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def read_yaml(text, path):
+    """Parse YAML text into Located mappings; raise TopologyError on syntax or duplicate keys,
+    and on files whose size, nesting or alias expansion is beyond the bounds."""
+    import yaml
+    if len(text) > MAX_FILE_BYTES:
+        raise TopologyError([Problem(path, 1, None, "the file is larger than %d MiB"
+                                     % (MAX_FILE_BYTES // 2 ** 20),
+                                     "a topology is a few kilobytes: describe sites with ranges "
+                                     "such as grp[1-500] rather than one by one")])
     problems = []
+    loader = _yaml_loader(path, problems)(text)
     try:
-        data = yaml.load(text, Loader=_yaml_loader(path, problems))  # nosec: SafeLoader subclass
+        _check_depth(text, path)
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _check_size(root, path)
+        data = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise TopologyError([Problem(path, line, None, "YAML syntax error: %s" % (exc.problem or exc),
                                      "fix the indentation or quoting near this line")])
     except yaml.YAMLError as exc:
-        raise TopologyError([Problem(path, None, None, "YAML error: %s" % exc, "fix the file")])
+        raise TopologyError([Problem(path, 1, None, "YAML error: %s" % exc, "fix the file")])
+    finally:
+        loader.dispose()
     if problems:
         raise TopologyError(problems)
     return data
+
+
+def read_text(path):
+    """The text of a topology file; refuses what is not a readable regular UTF-8 file of a
+    sensible size (a FIFO would block, /dev/zero would never end)."""
+    import os
+    import stat
+
+    def refuse(problem, fix, line=1):  # a problem of the whole file is reported at its line 1
+        raise TopologyError([Problem(path, line, None, problem, fix)])
+
+    try:
+        info = os.stat(path)
+    except (IOError, OSError) as exc:
+        refuse("cannot read the file: %s" % (exc.strerror or exc),
+               "give the path of an existing topology file, or write one with `enos new`")
+    if stat.S_ISDIR(info.st_mode):
+        refuse("is a directory", "give the topology file inside it, e.g. %s"
+               % os.path.join(str(path), "reservation.yaml"))
+    if not stat.S_ISREG(info.st_mode):
+        refuse("is not a regular file (a pipe, a device or a socket)",
+               "save the topology to a file and give its path")
+    if info.st_size > MAX_FILE_BYTES:
+        refuse("the file is larger than %d MiB" % (MAX_FILE_BYTES // 2 ** 20),
+               "a topology is a few kilobytes: describe sites with ranges such as grp[1-500]")
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except (IOError, OSError) as exc:
+        refuse("cannot read the file: %s" % (exc.strerror or exc), "check its permissions")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        refuse("not UTF-8 text (byte 0x%02x at offset %d)" % (raw[exc.start], exc.start),
+               "save the file as UTF-8", line=raw[:exc.start].count(b"\n") + 1)
 
 
 # --------------------------------------------------------------------------- units
@@ -181,14 +349,17 @@ class UnitError(ValueError):
     pass
 
 
-def _split_number(value, what, example):
-    if isinstance(value, bool):
-        raise UnitError("%r is not a %s" % (value, what))
+def _split_number(value, what, example, bare=False):
+    """(number, unit or None). A number without unit is refused unless it is 0 or `bare`."""
+    if isinstance(value, bool) or value is None:
+        raise UnitError("%r is not a %s (write e.g. %s)" % (value, what, example))
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise UnitError("%r is not a %s (write e.g. %s)" % (value, what, example))
         if value < 0:
             raise UnitError("%s must not be negative (write e.g. %s)" % (what, example))
-        if value == 0:
-            return 0.0, None
+        if value == 0 or bare:
+            return float(value), None
         raise UnitError("%r has no unit (write e.g. %s)" % (value, example))
     text = str(value).strip()
     if text.startswith("-"):
@@ -198,19 +369,26 @@ def _split_number(value, what, example):
         raise UnitError("%r is not a %s (write e.g. %s)" % (value, what, example))
     number = float(match.group("num"))
     unit = match.group("unit").lower() or None
-    if unit is None and number != 0:
+    if unit is None and number != 0 and not bare:
         raise UnitError("%r has no unit (write e.g. %s)" % (value, example))
     return number, unit
 
 
 def parse_delay(value):
-    """'10ms' -> 10000 (microseconds). Units: us, ms, s (tc's spellings)."""
+    """'10ms' -> 10000 (microseconds). Units: us, ms, s (tc's spellings); 1us to 60s."""
     number, unit = _split_number(value, "delay", "10ms, 500us or 1s")
     if unit is None:
         return 0
     if unit not in _DELAY_UNITS:
         raise UnitError("unknown delay unit %r in %r (use us, ms or s)" % (unit, value))
-    return int(round(number * _DELAY_UNITS[unit]))
+    exact = number * _DELAY_UNITS[unit]
+    if 0 < exact < 1:
+        raise UnitError("delay %r is below 1us, the resolution of tc: it would round to no delay "
+                        "(write 0, or at least 1us)" % (value,))
+    if exact > MAX_DELAY_US:
+        raise UnitError("delay %r is above the limit of %s (write at most %s)"
+                        % (value, format_delay(MAX_DELAY_US), format_delay(MAX_DELAY_US)))
+    return int(round(exact))
 
 
 def parse_rate(value):
@@ -222,20 +400,24 @@ def parse_rate(value):
         raise UnitError("unknown rate unit %r in %r (use bit, kbit, mbit, gbit, or bps, "
                         "kbps, mbps, gbps for bytes per second)" % (unit, value))
     bits = int(round(number * _RATE_UNITS[unit]))
-    if bits <= 0:
-        raise UnitError("rate %r is below 1 bit/s" % (value,))
+    if bits < MIN_RATE_BPS:
+        raise UnitError("rate %r is below tc's smallest rate, %dbit (one byte per second) "
+                        "(write at least 8bit, or leave `rate` out for no limit)"
+                        % (value, MIN_RATE_BPS))
+    if bits > MAX_RATE_BPS:
+        limit = format_rate(MAX_RATE_BPS)
+        raise UnitError("rate %r is above the limit of %s (write at most %s, or leave `rate` "
+                        "out for no limit)" % (value, limit, limit))
     return bits
 
 
 def parse_loss(value):
-    """'0.1%' -> 0.1 (percent). 0 may be written without a unit."""
-    number, unit = _split_number(value, "loss", "0.1%")
-    if unit is None:
-        return 0.0
-    if unit != "%":
+    """'0.1%' -> 0.1 (percent). A bare number is a percentage too (EnOSlib: `loss: 0.1`)."""
+    number, unit = _split_number(value, "loss", "0.1%", bare=True)
+    if unit not in (None, "%"):
         raise UnitError("unknown loss unit %r in %r (write a percentage, e.g. 0.1%%)" % (unit, value))
     if number > 100:
-        raise UnitError("loss %r is above 100%%" % (value,))
+        raise UnitError("loss %r is above 100%% (write a percentage between 0 and 100)" % (value,))
     return number
 
 
@@ -248,7 +430,7 @@ def format_delay(us):
 
 
 def format_rate(bps):
-    for unit, factor in (("gbit", 10 ** 9), ("mbit", 10 ** 6), ("kbit", 10 ** 3)):
+    for unit, factor in (("tbit", 10 ** 12), ("gbit", 10 ** 9), ("mbit", 10 ** 6), ("kbit", 10 ** 3)):
         if bps % factor == 0:
             return "%d%s" % (bps // factor, unit)
     return "%dbit" % bps
@@ -263,20 +445,25 @@ def expand_range(name):
     text = str(name)
     if "[" not in text and "]" not in text:
         return [text]
-    match = RANGE_RE.match(text)
+    match = RANGE_RE.fullmatch(text)
     if not match:
         raise UnitError("malformed range %r (write e.g. grp[2-4] or grp[1,3,5-7])" % text)
     names = []
     for part in match.group("spec").split(","):
         part = part.strip()
         bounds = part.split("-")
-        if not part or len(bounds) > 2 or not all(b.isdigit() for b in bounds):
-            raise UnitError("malformed range %r: %r is not N or N-M (write e.g. grp[2-4])"
-                            % (text, part))
+        # only ASCII digits: str.isdigit() also takes '²' or '١', which are not 1, 2, 3
+        if not part or len(bounds) > 2 or not all(ASCII_NUMBER_RE.fullmatch(b) for b in bounds):
+            raise UnitError("malformed range %r: %r is not N or N-M with digits 0-9 "
+                            "(write e.g. grp[2-4])" % (text, part))
         low, high = int(bounds[0]), int(bounds[-1])
         if low > high:
             raise UnitError("malformed range %r: %d-%d goes downwards (write %d-%d)"
                             % (text, low, high, high, low))
+        if len(names) + high - low + 1 > MAX_RANGE:
+            raise UnitError("range %r gives more than %d names (split the topology, or "
+                            "describe at most %d sites or hosts per range)"
+                            % (text, MAX_RANGE, MAX_RANGE))
         width = len(bounds[0]) if bounds[0].startswith("0") else 0
         names.extend("%s%0*d%s" % (match.group("prefix"), width, i, match.group("suffix"))
                      for i in range(low, high + 1))
@@ -336,6 +523,7 @@ class Topology(object):
         self.registry = {"type": "internal", "port": REGISTRY_PORT}
         self.kolla = {}
         self.kolla_ansible = None
+        self.docker_version = None
         self.inventory = None
         self.enable_monitoring = False
         self.placement = {}
@@ -379,9 +567,17 @@ class Topology(object):
         """{(src_site, dst_site): Link} for every ordered pair that is shaped (see expand_links)."""
         return expand_links(self.constraints, sources)
 
-    def summary(self):
-        """Plain data for `enos check` and the driver."""
-        return {
+    def iter_link_dicts(self):
+        """{src, dst, delay_us, ...} for every shaped pair, produced one at a time."""
+        for src, dst, fields in iter_links(self.constraints):
+            row = dict(Link().as_dict(), src=src, dst=dst)
+            row.update(fields)
+            yield row
+
+    def summary(self, links=True):
+        """Plain data for `enos check` and the driver (`links=False`: without the O(sites^2)
+        list of links, which iter_link_dicts() gives one at a time)."""
+        data = {
             "file": str(self.path),
             "provider": self.provider.get("type"),
             "sites": OrderedDict((s, [h.name for h in hs]) for s, hs in self.sites.items()),
@@ -389,21 +585,15 @@ class Topology(object):
             "hosts": len(self.hosts),
             "registry": self.registry.get("type"),
             "placement": dict(self.placement),
-            "links": [dict(src=s, dst=d, **link.as_dict()) for (s, d), link in self.links().items()],
         }
+        if links:
+            data["links"] = list(self.iter_link_dicts())
+        return data
 
 
 def load_topology(path):
     """Read and validate a topology file; raise TopologyError listing every problem."""
-    try:
-        with open(path) as handle:
-            text = handle.read()
-    except (IOError, OSError) as exc:
-        raise TopologyError([Problem(path, None, None, "cannot read the file: %s"
-                                     % getattr(exc, "strerror", exc),
-                                     "give the path of an existing topology file, "
-                                     "or write one with `enos new`")])
-    return parse_topology(read_yaml(text, path), path)
+    return parse_topology(read_yaml(read_text(path), path), path)
 
 
 def parse_topology(data, path="<topology>"):
@@ -427,20 +617,62 @@ def _is_count(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_static_entry(value):
+    """A static host ({address: ...}) or a list of them, rather than counts of machines."""
+    return isinstance(value, list) or (isinstance(value, dict) and "address" in value)
+
+
+def _name_problem(name, what, reserved=()):
+    """(problem, fix) when `name` cannot name a site, cluster or role; else None."""
+    if name is None:
+        return ("a null key cannot name a %s" % what,
+                "write the %s's name before the colon" % what)
+    if isinstance(name, bool):
+        return ("YAML reads this key as the boolean %s, not as a %s name" % (str(name).lower(), what),
+                "quote it: yes, no, on, off, true and false are booleans in YAML")
+    if not isinstance(name, str):
+        return ("%r is a %s, not a %s name" % (name, type(name).__name__, what),
+                "start the name with a letter, e.g. %s%s" % (what[:3], name))
+    if not name or name != name.strip() or CONTROL_RE.search(name):
+        return ("%r holds a control character or leading or trailing whitespace" % name,
+                "use letters, digits, - and _ only")
+    if what != "cluster" and CONTROL_OR_SPACE_RE.search(name):
+        # a cluster may be a flavour with spaces; a site or role is a group name
+        return ("%r holds whitespace" % name, "use letters, digits, - and _ only")
+    if name in reserved or (name.startswith("enos_") and "enos_*" in reserved):
+        return ("%r is a group the inventory makes itself (%s): a %s of that name would merge "
+                "with it" % (name, _group_origin(name), what),
+                "rename the %s, e.g. %s-%s" % (what, what, name))
+    return None
+
+
+def _group_origin(name):
+    if name in ANSIBLE_GROUPS:
+        return "Ansible's own group"
+    if name in OUR_GROUPS or name.startswith("enos_"):
+        return "edge.enos's group"
+    return "Kolla's group"
+
+
 class _Parser(object):
 
     def __init__(self, data, path):
         self.data, self.path = data, path
         self.problems = []
         self.topo = Topology(path)
+        self.places = OrderedDict()   # (kind, name) -> where it is first named, for messages
+        self.static_hosts = {}        # alias or address -> (host, line, fields)
+        self.too_many = False
 
     # helpers ---------------------------------------------------------------
     def error(self, container, key, dotted, problem, fix=None):
         self.problems.append(Problem(self.path, _line(container, key), dotted, problem, fix))
 
     def warn(self, container, key, dotted, message):
-        self.topo.warnings.append(str(Problem(self.path, _line(container, key), dotted,
-                                              "deprecated: " + message)))
+        self.notice(container, key, dotted, "deprecated: " + message)
+
+    def notice(self, container, key, dotted, message):
+        self.topo.warnings.append(str(Problem(self.path, _line(container, key), dotted, message)))
 
     def unknown_keys(self, container, known, dotted):
         """An error for every key of `container` that is not in `known`, with a did-you-mean."""
@@ -468,6 +700,10 @@ class _Parser(object):
                                          "provider, resources, topology",
                                          "see `enos new` for a starting file")])
         self.topo.raw = data
+        plugin = data.get("plugin")
+        if "plugin" in data and plugin != "edge.enos.topology":
+            self.error(data, "plugin", "plugin", "%r is not this collection's inventory plugin"
+                       % (plugin,), "write `plugin: edge.enos.topology`, or remove the line")
         for key in data:
             if key in DEPRECATED_KEYS:
                 self.warn(data, key, key, DEPRECATED_KEYS[key])
@@ -509,26 +745,40 @@ class _Parser(object):
                        "unknown provider %r" % (ptype,) if ptype else "missing",
                        hint or "choose one of: %s" % ", ".join(PROVIDERS))
         self.topo.provider = dict(provider)
-        for net in provider.get("networks") or []:
+        networks = provider.get("networks") or []
+        for net in networks if isinstance(networks, list) else []:
             if isinstance(net, dict):
                 self.topo.networks.append(dict(net))
+        for key, value in provider.items():
+            self.placeholder(provider, key, "provider.%s" % key, value)
+
+    def placeholder(self, container, key, dotted, value):
+        if isinstance(value, str) and PLACEHOLDER_RE.match(value.strip()):
+            self.notice(container, key, dotted, "still holds the placeholder %r that `enos new` "
+                        "wrote: fill it in before `enos up`" % value)
 
     # machines --------------------------------------------------------------
     def parse_machines(self, data):
         provider = data.get("provider") if isinstance(data.get("provider"), dict) else {}
-        has_topology = "topology" in data
-        has_resources = "resources" in data
-        has_machines = isinstance(provider.get("resources"), dict)
-        if has_topology:
-            if has_resources:
-                self.warn(data, "resources", "resources",
-                          "`topology` is given, so `resources` is ignored (as in EnOS); "
-                          "remove one of them")
+        resources = data.get("resources")
+        static = self.topo.provider.get("type") == "static"
+        if "topology" in data:
+            if "resources" in data:
+                self.notice(data, "resources", "resources",
+                            "`topology` is given, so `resources` is ignored (as in EnOS); "
+                            "remove one of them")
             self.parse_grouped(data)
-        elif has_machines and not has_resources:
-            self.parse_provider_machines(provider)
-        elif has_resources:
-            if self.topo.provider.get("type") == "static" or self._looks_static(data["resources"]):
+        elif isinstance(provider.get("resources"), dict) and "resources" not in data:
+            self.parse_provider_machines(provider["resources"], "provider.resources")
+        elif isinstance(resources, dict) and "machines" in resources:
+            self.parse_provider_machines(resources, "resources")  # EnOS 8 / EnOSlib form
+        elif isinstance(resources, str) and PLACEHOLDER_RE.match(resources.strip()):
+            self.error(data, "resources", "resources", "still holds the placeholder %r that "
+                       "`enos new` wrote" % resources,
+                       "describe the machines: role -> [{address, user, keyfile}] for static "
+                       "hosts, as `enos new -p static` writes them, or role -> count")
+        elif "resources" in data:
+            if static or self._looks_static(resources):
                 self.parse_static(data)
             else:
                 self.parse_flat(data)
@@ -538,15 +788,35 @@ class _Parser(object):
                        "add `resources:` (role: count), `topology:` (site: cluster: role: count) "
                        "or `provider.resources.machines`")
         if not self.topo.hosts and not self.problems:
-            self.error(data, "topology" if has_topology else "resources",
-                       "topology" if has_topology else "resources",
+            self.error(data, "topology" if "topology" in data else "resources",
+                       "topology" if "topology" in data else "resources",
                        "zero machines in total", "ask for at least one machine")
+        if static and not self.problems:
+            missing = [h.name for h in self.topo.hosts if not h.address]
+            if missing:
+                key = "topology" if "topology" in data else "resources"
+                verb = "has" if len(missing) == 1 else "have"
+                self.error(data, key, key, "the static provider needs the address of every "
+                           "machine; %s %s none" % (", ".join(missing[:5]), verb),
+                           "write each machine as `{address: 10.0.0.5, user: root, keyfile: "
+                           "~/.ssh/id_rsa}` under its role (see `enos new -p static`)")
         self._check_unique_names()
+        self._check_group_collisions()
 
     def _looks_static(self, resources):
-        return isinstance(resources, dict) and any(
-            isinstance(v, list) or (isinstance(v, dict) and "address" in v)
-            for v in resources.values())
+        return isinstance(resources, dict) and any(_is_static_entry(v) for v in resources.values())
+
+    def name_ok(self, container, key, dotted, name, what, reserved=()):
+        """Whether `name` may name a site, cluster or role (an error says why not)."""
+        problem = _name_problem(name, what, reserved)
+        if problem:
+            self.error(container, key, dotted, *problem)
+        return problem is None
+
+    def _place(self, kind, name, container, key, dotted):
+        if (kind, name) not in self.places and kind == "cluster":
+            self.placeholder(container, key, dotted, name)
+        self.places.setdefault((kind, name), (container, key, dotted))
 
     def _add_counted(self, site, cluster, roles_counts, container, dotted, counters, lines=None):
         """roles_counts: {role: count} under a cluster (or flat); lines: where the roles are."""
@@ -557,7 +827,9 @@ class _Parser(object):
             return
         for role, count in roles_counts.items():
             key = "%s.%s" % (dotted, role)
-            if not isinstance(role, str) or not NAME_RE.match(role):
+            if not self.name_ok(lines, role, key, role, "role", RESERVED_ROLES):
+                continue
+            if not NAME_RE.fullmatch(role):
                 self.error(lines, role, key, "%r is not a valid role name" % (role,),
                            "use letters, digits, - and _ (e.g. compute, nova-conductor)")
                 continue
@@ -569,8 +841,20 @@ class _Parser(object):
                 self.error(lines, role, key, "negative machine count %d" % count,
                            "write 0 or more")
                 continue
+            if not self._room_for(count, lines, role, key):
+                return
+            self._place("role", role, lines, role, key)
             for _number in range(count):
                 self._new_host(site, [role], cluster, counters)
+
+    def _room_for(self, count, container, key, dotted):
+        if len(self.topo.hosts) + count <= MAX_HOSTS:
+            return True
+        if not self.too_many:
+            self.error(container, key, dotted, "more than %d machines in total" % MAX_HOSTS,
+                       "describe at most %d machines, or split the experiment" % MAX_HOSTS)
+        self.too_many = True
+        return False
 
     def _new_host(self, site, roles, cluster, counters, name=None, **attrs):
         prefix = "%s-%s" % (site, roles[0]) if self.topo.grouped else roles[0]
@@ -588,9 +872,13 @@ class _Parser(object):
         counters = {}
         for key, value in resources.items():
             if isinstance(value, dict):
+                dotted = "resources.%s" % key
+                if not self.name_ok(resources, key, dotted, key, "cluster", RESERVED_CLUSTERS):
+                    continue
+                self._place("cluster", key, resources, key, dotted)
                 for role, count in value.items():
-                    self._add_counted(role, key, {role: count}, value, "resources.%s" % key,
-                                      counters, lines=value)
+                    self._add_counted(role, key, {role: count}, value, dotted, counters,
+                                      lines=value)
             else:
                 self._add_counted(key, None, {key: value}, resources, "resources", counters,
                                   lines=resources)
@@ -604,6 +892,8 @@ class _Parser(object):
         seen = {}
         for group_key, clusters in topology.items():
             dotted = "topology.%s" % group_key
+            if not self.name_ok(topology, group_key, dotted, group_key, "site"):
+                continue
             try:
                 sites = expand_range(group_key)
             except UnitError as exc:
@@ -613,74 +903,133 @@ class _Parser(object):
                 self.error(topology, group_key, dotted, "must map clusters to {role: count}",
                            "write e.g. `%s: {paravance: {compute: 1}}`" % group_key)
                 continue
+            if len(seen) + len(sites) > MAX_SITES:
+                self.error(topology, group_key, dotted, "more than %d sites in total" % MAX_SITES,
+                           "describe at most %d sites, or split the experiment: the WAN matrix "
+                           "grows as the square of the sites" % MAX_SITES)
+                return
             for site in sites:
-                if not NAME_RE.match(site):
+                if not NAME_RE.fullmatch(site):
                     self.error(topology, group_key, dotted, "%r is not a valid site name" % site,
                                "start with a letter; use letters, digits, - and _")
+                    continue
+                if not self.name_ok(topology, group_key, dotted, site, "site", RESERVED_SITES):
                     continue
                 if site in seen:
                     self.error(topology, group_key, dotted, "site %r is described twice (also by "
                                "`%s`)" % (site, seen[site]), "describe each site once")
                     continue
                 seen[site] = group_key
+                self._place("site", site, topology, group_key, dotted)
                 for cluster, roles_counts in clusters.items():
+                    where = "%s.%s" % (dotted, cluster)
+                    if _is_static_entry(roles_counts):  # site -> role -> host or [hosts]
+                        if self.name_ok(clusters, cluster, where, cluster, "role", RESERVED_ROLES):
+                            self._place("role", cluster, clusters, cluster, where)
+                            self._static_hosts(site, cluster, roles_counts, clusters, cluster,
+                                               where, counters)
+                        continue
                     if _is_count(roles_counts):
-                        self.error(clusters, cluster, "%s.%s" % (dotted, cluster),
+                        self.error(clusters, cluster, where,
                                    "a site maps clusters to roles, not roles to counts",
                                    "write `%s: {<cluster>: {%s: %s}}`"
                                    % (group_key, cluster, roles_counts))
                         continue
-                    self._add_counted(site, cluster, roles_counts, clusters,
-                                      "%s.%s" % (dotted, cluster), counters)
+                    if not self.name_ok(clusters, cluster, where, cluster, "cluster",
+                                        RESERVED_CLUSTERS):
+                        continue
+                    self._place("cluster", cluster, clusters, cluster, where)
+                    self._add_counted(site, cluster, roles_counts, clusters, where, counters)
 
     def parse_static(self, data):
-        """resources: {role: [{address, alias, user, keyfile}] or {address...}}."""
+        """resources: {role: [{address, alias, user, keyfile, port}] or {address...}}."""
         resources = self.mapping(data, "resources", "resources")
         if resources is None:
             return
-        by_identity = OrderedDict()
         counters = {}
         for role, entries in resources.items():
             dotted = "resources.%s" % role
-            if isinstance(entries, dict):
-                entries = [entries]
-            if not isinstance(entries, list) or not entries:
-                self.error(resources, role, dotted, "static hosts must be a list of "
-                           "{address, alias, user, keyfile}",
-                           "write `%s: [{address: 10.0.0.5, user: root}]`" % role)
+            if not self.name_ok(resources, role, dotted, role, "role", RESERVED_ROLES):
                 continue
-            for index, entry in enumerate(entries):
-                item = "%s[%d]" % (dotted, index)
-                if not isinstance(entry, dict) or not entry.get("address"):
-                    self.error(entries if isinstance(entries, LocatedList) else resources,
-                               index if isinstance(entries, LocatedList) else role, item,
-                               "a static host needs an `address`",
-                               "write `{address: 10.0.0.5, user: root, keyfile: ~/.ssh/id_rsa}`")
-                    continue
-                self.unknown_keys(entry, STATIC_HOST_KEYS, item)
-                identity = entry.get("alias") or entry["address"]
-                if identity in by_identity:
-                    if role not in by_identity[identity].roles:
-                        by_identity[identity].roles.append(role)
-                    continue
-                name = str(entry.get("alias") or "%s-%d" % (role, counters.get(role, 0) + 1))
-                host = self._new_host(role, [role], None, counters, name=name,
-                                      address=str(entry["address"]), user=entry.get("user"),
-                                      keyfile=entry.get("keyfile"), port=entry.get("port"),
-                                      extra=entry.get("extra"))
-                by_identity[identity] = host
+            self._place("role", role, resources, role, dotted)
+            self._static_hosts(role, role, entries, resources, role, dotted, counters)
 
-    def parse_provider_machines(self, provider):
-        """provider.resources: {machines: [{role(s), number|nodes, cluster, flavo(u)r}], networks}."""
-        resources = provider["resources"]
+    def _static_hosts(self, site, role, entries, container, key, dotted, counters):
+        """One role's static hosts: a host mapping or a list of them."""
+        listed = isinstance(entries, list)
+        if not listed:
+            entries = [entries]
+        if not entries or not all(isinstance(e, dict) for e in entries):
+            self.error(container, key, dotted, "the static provider needs each machine's "
+                       "address: a host or a list of hosts {address, alias, user, keyfile, port}",
+                       "write `%s: [{address: 10.0.0.5, user: root}]`" % role)
+            return
+        for index, entry in enumerate(entries):
+            item = "%s[%d]" % (dotted, index) if listed else dotted
+            where = (entries, index) if isinstance(entries, LocatedList) else (container, key)
+            if self._static_entry_ok(entry, where, item):
+                self._add_static(entry, site, [role], None, counters, where, item)
+
+    def _static_entry_ok(self, entry, where, dotted):
+        ok = True
+        if not entry.get("address"):
+            self.error(where[0], where[1], dotted, "a static host needs an `address`",
+                       "write `{address: 10.0.0.5, user: root, keyfile: ~/.ssh/id_rsa}`")
+            ok = False
+        self.unknown_keys(entry, STATIC_HOST_KEYS + tuple(k for k in MACHINE_KEYS
+                                                          if k in entry), dotted)
+        for field in ("address", "alias", "user", "keyfile"):
+            value = entry.get(field)
+            if value is not None and (not isinstance(value, (str, int)) or isinstance(value, bool)
+                                      or CONTROL_OR_SPACE_RE.search(str(value))):
+                self.error(entry, field, "%s.%s" % (dotted, field),
+                           "%r is not a valid %s" % (value, field),
+                           "write it as text without spaces or control characters")
+                ok = False
+        port = entry.get("port")
+        if port is not None and (not _is_count(port) or not 0 < port < 65536):
+            self.error(entry, "port", dotted + ".port", "%r is not a TCP port" % (port,),
+                       "write a number between 1 and 65535, e.g. 22 for SSH")
+            ok = False
+        return ok
+
+    def _add_static(self, entry, site, roles, cluster, counters, where, dotted):
+        alias = entry.get("alias")
+        address = str(entry["address"])
+        fields = (address, entry.get("user"), entry.get("keyfile"), entry.get("port"))
+        identity = str(alias) if alias is not None else address
+        if identity in self.static_hosts:
+            host, first_line, first_fields = self.static_hosts[identity]
+            if alias is not None and fields != first_fields:
+                self.error(where[0], where[1], dotted, "alias %r already names another host "
+                           "(line %s: %s)" % (identity, first_line, first_fields[0]),
+                           "give each host its own alias, or repeat the same address, user, "
+                           "keyfile and port when one machine holds several roles")
+            elif self.topo.grouped and host.site != site:
+                self.error(where[0], where[1], dotted, "host %r is already in site %r"
+                           % (identity, host.site), "a machine belongs to one site")
+            else:
+                host.roles.extend(r for r in roles if r not in host.roles)
+            return
+        if not self._room_for(1, where[0], where[1], dotted):
+            return
+        host = self._new_host(site, roles, cluster, counters,
+                              name=str(alias) if alias is not None else None, address=address,
+                              user=entry.get("user"), keyfile=entry.get("keyfile"),
+                              port=entry.get("port"), extra=entry.get("extra"))
+        self.static_hosts[identity] = (host, _line(*where), fields)
+
+    def parse_provider_machines(self, resources, prefix):
+        """{machines: [{role(s), number|nodes, cluster, flavo(u)r}], networks}; a machine with
+        an `address` is a static host (EnOSlib's static provider)."""
         machines = resources.get("machines")
         if not isinstance(machines, list) or not machines:
-            self.error(resources, "machines", "provider.resources.machines",
+            self.error(resources, "machines", prefix + ".machines",
                        "must be a non-empty list", "write `machines: [{roles: [control], number: 1}]`")
             return
         counters = {}
         for index, machine in enumerate(machines):
-            dotted = "provider.resources.machines[%d]" % index
+            dotted = "%s.machines[%d]" % (prefix, index)
             if not isinstance(machine, dict):
                 self.error(machines, index, dotted, "must be a mapping", "write `{roles: [...], number: 1}`")
                 continue
@@ -689,6 +1038,23 @@ class _Parser(object):
             if not roles or not isinstance(roles, list):
                 self.error(machine, None, dotted + ".roles", "missing", "write `roles: [compute]`")
                 continue
+            if not all(self.name_ok(machine, "roles" if "roles" in machine else "role",
+                                    dotted + ".roles", r, "role", RESERVED_ROLES) for r in roles):
+                continue
+            roles = [str(r) for r in roles]
+            for role in roles:
+                self._place("role", role, machine, None, dotted + ".roles")
+            cluster = machine.get("cluster") or machine.get("flavour") or machine.get("flavor")
+            if cluster is not None:
+                if not self.name_ok(machine, None, dotted + ".cluster", cluster, "cluster",
+                                    RESERVED_CLUSTERS):
+                    continue
+                self._place("cluster", cluster, machine, None, dotted + ".cluster")
+            if "address" in machine:
+                if self._static_entry_ok(machine, (machines, index), dotted):
+                    self._add_static(machine, roles[0], roles, cluster, counters,
+                                     (machines, index), dotted)
+                continue
             count_key = "number" if "number" in machine else "nodes"
             count = machine.get(count_key, 1)
             if not _is_count(count) or count < 0:
@@ -696,10 +1062,12 @@ class _Parser(object):
                            "machine count %r is not a non-negative integer" % (count,),
                            "write a whole number, e.g. `%s: 2`" % count_key)
                 continue
-            cluster = machine.get("cluster") or machine.get("flavour") or machine.get("flavor")
+            if not self._room_for(count, machine, count_key, "%s.%s" % (dotted, count_key)):
+                return
             for _number in range(count):
-                self._new_host(str(roles[0]), [str(r) for r in roles], cluster, counters)
-        for net in resources.get("networks") or []:
+                self._new_host(roles[0], roles, cluster, counters)
+        networks = resources.get("networks") or []
+        for net in networks if isinstance(networks, list) else []:
             self.topo.networks.append(dict(net) if isinstance(net, dict) else {"roles": [net]})
 
     def _check_unique_names(self):
@@ -710,6 +1078,21 @@ class _Parser(object):
                                              "two machines are both named %r" % host.name,
                                              "give each static host its own alias"))
             names[host.name] = host
+
+    def _check_group_collisions(self):
+        """A site or cluster named like a role would merge with that role's group."""
+        roles = set(self.topo.roles)
+        sites = set(self.topo.sites) if self.topo.grouped else set()
+        for (kind, name), (container, key, dotted) in self.places.items():
+            if kind == "site" and name in roles:
+                self.error(container, key, dotted, "site %r is also a role of this topology: "
+                           "their groups would merge in the inventory" % name,
+                           "rename the site, e.g. site-%s" % name)
+            elif kind == "cluster" and (name in roles or name in sites):
+                self.error(container, key, dotted, "cluster %r is also a %s of this topology: "
+                           "their groups would merge in the inventory"
+                           % (name, "role" if name in roles else "site"),
+                           "rename the cluster, e.g. cluster-%s" % name)
 
     # registry, kolla, placement ------------------------------------------------
     def parse_registry(self, data):
@@ -753,6 +1136,17 @@ class _Parser(object):
             version = str(version)
         self.topo.kolla_ansible = version
         self.topo.inventory = data.get("inventory")
+        docker_version = data.get("docker_version")
+        if docker_version is not None:
+            if isinstance(docker_version, (dict, list, bool)):
+                self.error(data, "docker_version", "docker_version", "must be a version string",
+                           "write e.g. `docker_version: '5:24.0.*'`, or leave it out")
+            else:
+                self.topo.docker_version = str(docker_version)
+                self.notice(data, "docker_version", "docker_version", "not applied: the docker "
+                            "role installs the engine of `docker_install_source` (pin a version "
+                            "with the role variable docker_repository_packages, e.g. "
+                            "[docker-ce=%s])" % docker_version)
         monitoring = data.get("enable_monitoring", False)
         if not isinstance(monitoring, bool):
             self.error(data, "enable_monitoring", "enable_monitoring", "must be true or false",
@@ -850,9 +1244,11 @@ class _Parser(object):
             jitter_us=self._units(nc, "default_jitter", prefix + "default_jitter", parse_delay, 0),
             rate_bps=self._units(nc, "default_rate", prefix + "default_rate", parse_rate),
             loss_pct=self._units(nc, "default_loss", prefix + "default_loss", parse_loss),
-            network=nc.get("default_network"), origin="default")
+            network=self._network(nc, "default_network", prefix + "default_network"),
+            origin="default")
         groups = self._groups(nc, "groups", prefix + "groups", known) if "groups" in nc else known
         excluded = set(self._groups(nc, "except", prefix + "except", known)) if "except" in nc else set()
+        members = [g for g in groups if g not in excluded]
         enabled = nc.get("enable", True)
         if not isinstance(enabled, bool):
             self.error(nc, "enable", prefix + "enable", "must be true or false", "write `enable: true`")
@@ -861,16 +1257,32 @@ class _Parser(object):
             self.error(nc, "constraints", prefix + "constraints", "must be a list",
                        "write `constraints: [{src: grp1, dst: grp2, delay: 10ms}]`")
             constraints = []
-        compiled = [self._constraint(constraints, index, constraint, default, known)
+        why_out = dict((g, "in `except`") for g in excluded)
+        why_out.update((g, "not in `groups`") for g in known if g not in groups)
+        compiled = [self._constraint(constraints, index, constraint, known, set(members), why_out)
                     for index, constraint in enumerate(constraints)]
+        compiled = [c for c in compiled if c]
+        # EnOS shapes a site's own traffic only when a constraint asks for src == dst
+        intra = [g for g in members if any(g in c["src"] and g in c["dst"] for c in compiled)]
         self.topo.constraints = {
             "enabled": bool(enabled),
             "default": default.as_dict(),
-            "members": [g for g in groups if g not in excluded],
-            "constraints": [c for c in compiled if c],
+            "members": members,
+            "intra": intra,
+            "constraints": compiled,
         }
 
-    def _constraint(self, constraints, index, constraint, default, known):
+    def _network(self, container, key, dotted):
+        network = container.get(key)
+        if network is not None and (not isinstance(network, str) or not network.strip()):
+            self.error(container, key, dotted, "%r is not a network role" % (network,),
+                       "name one, e.g. network_interface")
+            return None
+        return network
+
+    def _constraint(self, constraints, index, constraint, known, members, why_out):
+        """The compact form of one constraint: groups kept to the members, and only the fields
+        it sets (several constraints on one pair merge field by field, as in EnOS)."""
         dotted = "network_constraints.constraints[%d]" % index
         if not isinstance(constraint, dict):
             self.error(constraints, index, dotted, "must be a mapping",
@@ -886,48 +1298,139 @@ class _Parser(object):
             return None
         sources = self._groups(constraint, "src", dotted + ".src", known)
         destinations = self._groups(constraint, "dst", dotted + ".dst", known)
-        link = Link(
-            delay_us=self._units(constraint, "delay", dotted + ".delay", parse_delay, default.delay_us),
-            jitter_us=self._units(constraint, "jitter", dotted + ".jitter", parse_delay,
-                                  default.jitter_us),
-            rate_bps=self._units(constraint, "rate", dotted + ".rate", parse_rate, default.rate_bps),
-            loss_pct=self._units(constraint, "loss", dotted + ".loss", parse_loss, default.loss_pct),
-            network=constraint.get("network", default.network), origin="constraints[%d]" % index)
+        link = {"origin": "constraints[%d]" % index}
+        for key, field, parser in (("delay", "delay_us", parse_delay),
+                                   ("jitter", "jitter_us", parse_delay),
+                                   ("rate", "rate_bps", parse_rate),
+                                   ("loss", "loss_pct", parse_loss)):
+            if key in constraint:
+                value = self._units(constraint, key, "%s.%s" % (dotted, key), parser)
+                if value is not None:
+                    link[field] = value
+        if "network" in constraint:
+            link["network"] = self._network(constraint, "network", dotted + ".network")
         symmetric = constraint.get("symmetric", constraint.get("symetric", False))
         if "symetric" in constraint:
             self.warn(constraint, "symetric", dotted + ".symetric", "spelled `symmetric` now")
         if not isinstance(symmetric, bool):
             self.error(constraint, "symmetric", dotted + ".symmetric", "must be true or false",
                        "write `symmetric: true`")
-        return {"src": sources, "dst": destinations, "symmetric": bool(symmetric),
-                "link": link.as_dict()}
+        left_out = [g for g in sources + destinations if g not in members]
+        if left_out:
+            reasons = ", ".join("%s (%s)" % (g, why_out.get(g, "not a member"))
+                                for g in OrderedDict.fromkeys(left_out))
+            kept = [g for g in sources if g in members] and [g for g in destinations if g in members]
+            self.notice(constraint, "src", dotted, "not applied to %s: as in EnOS, a constraint "
+                        "only shapes groups that the defaults cover%s" % (
+                            reasons, "" if kept else "; this constraint shapes nothing"))
+        return {"src": [g for g in sources if g in members],
+                "dst": [g for g in destinations if g in members],
+                "symmetric": bool(symmetric), "link": link}
+
+
+def _merge(fields, link):
+    """Apply one constraint's fields over a pair's current fields (EnOS: dict.update)."""
+    merged = dict(fields)
+    merged.update(link)
+    origin = fields.get("origin")
+    if origin and origin != "default" and link["origin"] not in origin.split("+"):
+        merged["origin"] = "%s+%s" % (origin, link["origin"])
+    return merged
+
+
+def _is_shaped(fields):
+    return bool(fields.get("delay_us") or fields.get("jitter_us") or fields.get("rate_bps")
+                or fields.get("loss_pct"))
+
+
+class _Rules(object):
+    """The compact constraints made ready to expand, one source at a time."""
+
+    def __init__(self, constraints):
+        self.members = constraints.get("members", [])
+        self.member_set = set(self.members)
+        self.intra = set(constraints.get("intra", []))
+        self.default = constraints.get("default") or Link().as_dict()
+        self.rules = [(set(c["src"]), c["dst"], set(c["dst"]), c["src"], c.get("symmetric"),
+                       c["link"]) for c in constraints.get("constraints", [])]
+
+    def overrides(self, src):
+        """{dst: fields} for the pairs leaving `src` that a constraint touches."""
+        overrides = OrderedDict()
+        for src_set, dsts, dst_set, srcs, symmetric, link in self.rules:
+            targets = list(dsts) if src in src_set else []
+            if symmetric and src in dst_set:
+                targets.extend(srcs)
+            for dst in targets:
+                if dst in self.member_set and (dst != src or src in self.intra):
+                    overrides[dst] = _merge(overrides.get(dst, self.default), link)
+        return overrides
+
+    def pairs_from(self, src):
+        return len(self.members) - 1 + (1 if src in self.intra else 0)
+
+
+def iter_links(constraints, sources=None):
+    """EnOS's semantics, in one place: (src, dst, fields) for every shaped ordered pair, one
+    source at a time (a 1,000-site matrix is never held whole). For the pairs that only the
+    defaults shape, `fields` IS constraints["default"] (callers may rely on that to reuse work);
+    never change it.
+
+    `constraints` is the compact form kept in Topology.constraints (and in the inventory as
+    `enos_network_constraints`): defaults apply to every ordered pair of distinct members
+    (`groups` minus `except`), and to (g, g) when a constraint has g as source and destination;
+    listed constraints, in order, update the fields they set on the pairs among members
+    (`symmetric`: both ways). `sources` limits the result to pairs leaving those groups, so
+    that a node computes its own links in O(groups) rather than O(groups^2)."""
+    if not constraints or not constraints.get("enabled"):
+        return
+    rules = _Rules(constraints)
+    default = rules.default
+    default_shaped = _is_shaped(default)
+    wanted = None if sources is None else set(sources)
+    for src in rules.members:
+        if wanted is not None and src not in wanted:
+            continue
+        overrides = rules.overrides(src)
+        for dst in rules.members:
+            if dst == src and src not in rules.intra:
+                continue
+            fields = overrides.get(dst)
+            if fields is None:
+                if default_shaped:
+                    yield src, dst, default
+            elif _is_shaped(fields):
+                yield src, dst, fields
+
+
+def link_kinds(constraints):
+    """[(fields, pairs, (src, dst) of one of them)]: the distinct shapings and how many ordered
+    pairs have each, in O(sites + constraint pairs) rather than O(sites^2)."""
+    if not constraints or not constraints.get("enabled"):
+        return []
+    rules = _Rules(constraints)
+    kinds = OrderedDict()
+
+    def add(fields, count, src, dst):
+        key = tuple(fields.get(f) for f in Link.FIELDS[:-1])
+        if key not in kinds:
+            kinds[key] = [fields, 0, (src, dst)]
+        kinds[key][1] += count
+
+    for src in rules.members:
+        overrides = rules.overrides(src)
+        by_default = rules.pairs_from(src) - len(overrides)
+        if by_default and _is_shaped(rules.default):
+            dst = next(d for d in rules.members if d not in overrides and
+                       (d != src or src in rules.intra))
+            add(rules.default, by_default, src, dst)
+        for dst, fields in overrides.items():
+            if _is_shaped(fields):
+                add(fields, 1, src, dst)
+    return [tuple(kind) for kind in kinds.values()]
 
 
 def expand_links(constraints, sources=None):
-    """EnOS's semantics, in one place: {(src, dst): Link} for every shaped ordered pair.
-
-    `constraints` is the compact form kept in Topology.constraints (and in the inventory as
-    `enos_network_constraints`): defaults apply to every ordered pair of distinct member groups
-    (`groups` minus `except`), listed constraints override them in order, `symmetric` applies a
-    constraint both ways. `sources` limits the result to pairs leaving those groups, so that a
-    node computes its own links in O(groups) rather than all O(groups^2) of them."""
-    links = OrderedDict()
-    if not constraints or not constraints.get("enabled"):
-        return links
-    wanted = set(sources) if sources is not None else None
-    members = constraints.get("members", [])
-    default = constraints.get("default") or {}
-    for src in members:
-        if wanted is not None and src not in wanted:
-            continue
-        for dst in members:
-            if src != dst:
-                links[(src, dst)] = Link(**default)
-    for constraint in constraints.get("constraints", []):
-        pairs = [(s, d) for s in constraint["src"] for d in constraint["dst"]]
-        if constraint.get("symmetric"):
-            pairs += [(d, s) for s, d in pairs]
-        for src, dst in pairs:
-            if src != dst and (wanted is None or src in wanted):
-                links[(src, dst)] = Link(**constraint["link"])
-    return OrderedDict((pair, link) for pair, link in links.items() if link.shaped)
+    """{(src, dst): Link} for every shaped ordered pair (see iter_links)."""
+    return OrderedDict(((src, dst), Link(**fields))
+                       for src, dst, fields in iter_links(constraints, sources))

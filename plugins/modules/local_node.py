@@ -82,6 +82,13 @@ options:
     type: list
     elements: str
     default: [seccomp=unconfined, apparmor=unconfined, systempaths=unconfined]
+  devices:
+    description:
+      - Host devices given to the node (C(--device)), e.g. C(/dev/net/tun) for Open vSwitch's
+        userspace datapath and VPN-like services.
+    type: list
+    elements: str
+    default: []
   device_cgroup_rules:
     description: C(--device-cgroup-rule) values.
     type: list
@@ -138,7 +145,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 SPEC_LABEL = "edge.enos.spec"
 SPEC_KEYS = ("image", "hostname", "memory", "networks", "volumes", "tmpfs", "labels", "cap_add",
-             "cap_drop", "security_opts", "device_cgroup_rules", "restart_policy")
+             "cap_drop", "security_opts", "devices", "device_cgroup_rules", "restart_policy")
 
 
 class Node(object):
@@ -166,7 +173,7 @@ class Node(object):
             if p[key]:
                 argv += [flag, p[key]]
         for flag, key in (("--cap-add", "cap_add"), ("--cap-drop", "cap_drop"),
-                          ("--security-opt", "security_opts"), ("--tmpfs", "tmpfs"),
+                          ("--security-opt", "security_opts"), ("--tmpfs", "tmpfs"), ("--device", "devices"),
                           ("--device-cgroup-rule", "device_cgroup_rules"), ("--volume", "volumes")):
             for value in p[key]:
                 argv += [flag, value]
@@ -248,6 +255,7 @@ def main():
             security_opts=dict(type="list", elements="str",
                                default=["seccomp=unconfined", "apparmor=unconfined",
                                         "systempaths=unconfined"]),
+            devices=dict(type="list", elements="str", default=[]),
             device_cgroup_rules=dict(type="list", elements="str", default=["a *:* rwm"]),
             restart_policy=dict(type="str", default="unless-stopped"),
         ),

@@ -1,137 +1,97 @@
-"""End to end: `enos deploy` on the local testbed gives a working OpenStack.
+"""End to end: `enos deploy` on the local testbed gives a complete OpenStack.
 
 Slow (the first run builds the Kolla images when the machine has none):
 
-    .venv/bin/pytest -m e2e tests/e2e/test_deploy.py
+    .venv/bin/pytest -m e2e tests/e2e
 
-The tests run in order on one environment (a temporary directory) and remove it at the end
-with `enos destroy --hard`. ENOS_E2E_TOPOLOGY picks another topology file.
+Every e2e test shares one deployment (tests/e2e/conftest.py). ENOS_E2E_TOPOLOGY picks another
+topology file.
 """
 
+import hashlib
 import json
 import os
 import shutil
 import stat
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import yaml
 
+from e2e_helpers import (assert_cloud_answers, kolla_containers, last_run_stats, server_create,
+                         server_delete, settled_containers)
+
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-TOPOLOGY = Path(os.environ.get("ENOS_E2E_TOPOLOGY", ROOT / "inventories" / "local.yml"))
-TIMEOUT = 2 * 3600
-
-
-class Env:
-    """One environment and everything its runs printed."""
-
-    def __init__(self, path):
-        self.path = path
-        self.output = []
-
-    def enos(self, verb, *args):
-        argv = [str(BIN / "enos"), verb, "--env", str(self.path), *args]
-        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT,
-                              check=False)
-        self.output += [proc.stdout, proc.stderr]
-        assert proc.returncode == 0, "%s failed (rc=%d):\n%s\n%s" % (
-            " ".join(argv), proc.returncode, proc.stdout[-6000:], proc.stderr[-3000:])
-        return proc
-
-    def openstack(self, *args):
-        env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(self.path / "clouds.yaml"),
-                   OS_CLOUD="kolla-admin")
-        return subprocess.run([str(BIN / "openstack"), *args, "-f", "json"], env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
-
-    def on_nodes(self, group, command):
-        """{host: stdout} of a command run over SSH on the nodes of an inventory group."""
-        def inventory(*args):
-            return json.loads(subprocess.run(
-                [str(BIN / "ansible-inventory"), "-i", str(self.path / "inventory.yml"), *args],
-                cwd=ROOT, capture_output=True, text=True, check=True, timeout=300).stdout)
-
-        result = {}
-        for host in inventory("--list")[group]["hosts"]:
-            hostvars = inventory("--host", host)
-            proc = subprocess.run(
-                ["ssh", "-i", hostvars["ansible_ssh_private_key_file"], "-o", "BatchMode=yes",
-                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                 "%s@%s" % (hostvars.get("ansible_user", "root"), hostvars["ansible_host"]),
-                 command], capture_output=True, text=True, timeout=120, check=False)
-            assert proc.returncode == 0, (host, proc.stderr)
-            result[host] = proc.stdout
-        return result
-
-
-def kolla_containers(env):
-    """{host: {container: status}} of the containers on the control nodes."""
-    out = env.on_nodes("control", "docker ps -a --format '{{.Names}}={{.Status}}'")
-    return {host: dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-            for host, text in out.items()}
-
-
-def settled_containers(env, timeout=300):
-    """kolla_containers() once no health check is still in its start period (or at timeout):
-    a container can answer before Docker has run its first health check."""
-    deadline = time.monotonic() + timeout
-    while True:
-        containers = kolla_containers(env)
-        starting = any("health: starting" in status for statuses in containers.values()
-                       for status in statuses.values())
-        if not starting or time.monotonic() > deadline:
-            return containers
-        time.sleep(10)
-
-
-def assert_cloud_answers(env):
-    token = env.openstack("token", "issue")
-    assert token.returncode == 0, token.stderr
-    assert json.loads(token.stdout)["id"]
-    endpoints = env.openstack("endpoint", "list")
-    assert endpoints.returncode == 0, endpoints.stderr
-    services = {e["Service Type"] for e in json.loads(endpoints.stdout)}
-    assert "identity" in services
-    return services
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    for tool in ("enos", "openstack", "ansible"):
-        if not (BIN / tool).exists():
-            pytest.fail("%s is missing from %s: run scripts/setup.sh (pip install -e '.[test]')"
-                        % (tool, BIN))
-    work = tmp_path_factory.mktemp("e2e")
-    environment = Env(work / "env")
-    # subnets of its own, so that the test never meets an experiment left running on the machine
-    topology = yaml.safe_load(TOPOLOGY.read_text())
-    if topology.get("provider", {}).get("type") == "local":
-        topology["provider"].update(subnet="10.211.0.0/16", router_subnet="10.199.0.4/30")
-    environment.topology = work / "topology.yml"
-    environment.topology.write_text(yaml.safe_dump(topology, sort_keys=False))
-    yield environment
-    subprocess.run([str(BIN / "enos"), "destroy", "--env", str(environment.path), "--hard"],
-                   cwd=ROOT, capture_output=True, timeout=1800, check=False)
-    shutil.rmtree(environment.path, ignore_errors=True)
 
 
 def test_deploy_gives_a_working_cloud(env):
-    env.enos("deploy", "-f", str(env.topology))
     services = assert_cloud_answers(env)
-    enabled = yaml.safe_load((env.path / "kolla" / "globals.yml").read_text())
-    if enabled.get("enable_glance") in ("yes", True):
-        assert "image" in services
-    for host, containers in settled_containers(env).items():
-        assert "keystone" in containers, (host, containers)
-        unhealthy = {n: s for n, s in containers.items()
+    assert {"identity", "image", "placement", "compute", "network"} <= services, services
+    containers = settled_containers(env)
+    for host, statuses in containers.items():
+        unhealthy = {n: s for n, s in statuses.items()
                      if not s.startswith("Up") or "unhealthy" in s or "starting" in s}
         assert not unhealthy, (host, unhealthy)
+    expected = {"control": {"keystone", "mariadb", "rabbitmq", "glance_api", "placement_api", "nova_api",
+                            "nova_scheduler", "nova_conductor", "neutron_server"},
+                "network": {"neutron_openvswitch_agent", "neutron_dhcp_agent", "neutron_l3_agent",
+                            "neutron_metadata_agent", "openvswitch_vswitchd"},
+                "compute": {"nova_compute", "neutron_openvswitch_agent", "openvswitch_vswitchd"}}
+    for group, names in expected.items():
+        for host, statuses in kolla_containers(env, group).items():
+            assert names <= set(statuses), (host, sorted(names - set(statuses)))
+
+
+def test_every_compute_and_agent_is_up_and_sites_are_zones(env):
+    topology = yaml.safe_load((env.path / "topology.yml").read_text())
+    computes = json.loads(env.openstack("compute", "service", "list", "--service", "nova-compute").stdout)
+    up = {c["Host"] for c in computes if c["State"] == "up" and c["Status"] == "enabled"}
+    for site in ("grp2", "grp3"):
+        count = topology["topology"][site]["local"]["compute"]
+        for index in range(1, count + 1):
+            assert "%s-compute-%d" % (site, index) in up, (site, computes)
+    agents = json.loads(env.openstack("network", "agent", "list").stdout)
+    dead = [(a["Agent Type"], a["Host"]) for a in agents if not a["Alive"]]
+    assert not dead, dead
+    kinds = {(a["Agent Type"], a["Host"]) for a in agents}
+    assert ("L3 agent", "grp1-network-1") in kinds and ("DHCP agent", "grp1-network-1") in kinds, kinds
+    assert ("Open vSwitch agent", "grp3-compute-1") in kinds, kinds
+    zones = {z["Zone Name"] for z in json.loads(env.openstack("availability", "zone", "list", "--compute").stdout)
+             if z["Zone Status"] == "available"}
+    assert {"grp2", "grp3"} <= zones, zones
+
+
+@pytest.mark.parametrize("site", ["grp3", "grp2"])
+def test_server_boots_in_the_site_asked_with_a_bound_port(env, site):
+    server = server_create(env, "e2e-%s" % site, site)
+    try:
+        assert server["status"] == "ACTIVE", server
+        assert server["OS-EXT-AZ:availability_zone"] == site
+        assert server["OS-EXT-SRV-ATTR:host"].startswith(site + "-compute-"), server
+        ports = json.loads(env.openstack("port", "list", "--device-id", server["id"], "--long").stdout)
+        assert len(ports) == 1, ports
+        port = json.loads(env.openstack("port", "show", ports[0]["ID"]).stdout)
+        assert port["binding_vif_type"] not in ("binding_failed", "unbound"), port
+        assert port["binding_vif_type"] == "ovs", port
+        assert port["binding_host_id"] == server["OS-EXT-SRV-ATTR:host"], port
+    finally:
+        server_delete(env, server)
+
+
+def test_glance_upload_then_download_keeps_the_bytes(env, tmp_path):
+    data = tmp_path / "image.raw"
+    data.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    created = env.openstack("image", "create", "--file", str(data), "--disk-format", "raw",
+                            "--container-format", "bare", "e2e-roundtrip", timeout=300)
+    assert created.returncode == 0, created.stderr
+    image = json.loads(created.stdout)
+    try:
+        back = tmp_path / "back.raw"
+        saved = env.openstack("image", "save", "--file", str(back), image["id"], json_output=False,
+                              timeout=300)
+        assert saved.returncode == 0, saved.stderr
+        assert hashlib.sha256(back.read_bytes()).hexdigest() == hashlib.sha256(data.read_bytes()).hexdigest()
+    finally:
+        env.openstack("image", "delete", image["id"], json_output=False)
 
 
 def test_secrets_are_private(env):
@@ -155,6 +115,42 @@ def test_no_secret_in_the_output(env):
 def test_second_deploy_converges(env):
     env.enos("deploy")
     assert_cloud_answers(env)
+    stats = last_run_stats(env, "deploy")
+    nodes = [h for h in stats["ok"] if h != "localhost"]
+    assert len(nodes) == 5, stats["ok"]
+    changed = {host: count for host, count in stats["changed"].items() if host in nodes and count}
+    assert not changed, "the second deploy changed nodes: %s" % changed
+
+
+def test_simulated_computes_register_and_take_servers(env, tmp_path):
+    original = tmp_path / "original.yml"
+    shutil.copyfile(env.path / "topology.yml", original)
+    topology = yaml.safe_load(original.read_text())
+    topology["kolla"]["enos_simulated_computes"] = 20
+    scaled = tmp_path / "simulated.yml"
+    scaled.write_text(yaml.safe_dump(topology, sort_keys=False))
+    env.enos("os", "-f", str(scaled))
+    env.enos("init")
+    computes = json.loads(env.openstack("compute", "service", "list", "--service", "nova-compute").stdout)
+    simulated = {c["Host"] for c in computes if "-sim" in c["Host"] and c["State"] == "up"}
+    assert len(simulated) == 60, sorted(simulated)
+    providers = json.loads(env.openstack("resource", "provider", "list").stdout)
+    assert simulated <= {p["name"] for p in providers}
+    aggregate = json.loads(env.openstack("aggregate", "show", "grp3").stdout)
+    assert "grp3-compute-1-sim7" in aggregate["hosts"], aggregate
+    server = server_create(env, "e2e-simulated", "grp3:grp3-compute-1-sim7")
+    try:
+        assert server["status"] == "ACTIVE", server
+        assert server["OS-EXT-SRV-ATTR:host"] == "grp3-compute-1-sim7", server
+        port = json.loads(env.openstack("port", "list", "--device-id", server["id"], "--long").stdout)[0]
+        port = json.loads(env.openstack("port", "show", port["ID"]).stdout)
+        assert port["binding_vif_type"] == "ovs" and port["binding_host_id"] == "grp3-compute-1-sim7", port
+    finally:
+        server_delete(env, server)
+    # back to the deployment the other tests share
+    env.enos("os", "-f", str(original))
+    left = [c for c in kolla_containers(env, "compute").values() for n in c if "_sim" in n]
+    assert not left, left
 
 
 def test_destroy_then_deploy(env):

@@ -13,8 +13,9 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
-ROLES = sorted(os.path.basename(os.path.dirname(os.path.dirname(p)))
-               for p in glob.glob(os.path.join(ROOT, "roles", "*", "meta", "argument_specs.yml")))
+# every role directory, with or without a spec: a role lacking one must fail, not be skipped
+ROLES = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "roles", "*"))
+               if os.path.isdir(p))
 
 
 def run(command, **kwargs):
@@ -55,11 +56,17 @@ def test_installed_tarball_works_outside_the_checkout(tarball, tmp_path):
     assert "@grp3:" in graph.stdout and "grp3-compute-1" in graph.stdout
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_role_argument_specs_agree_with_defaults(role):
-    base = os.path.join(ROOT, "roles", role)
-    with open(os.path.join(base, "meta", "argument_specs.yml")) as handle:
-        entry_points = yaml.safe_load(handle)["argument_specs"]
+def spec_problems(base):
+    """What is wrong with a role's interface: no meta/argument_specs.yml, options not prefixed
+    with the role's name, defaults without a spec, defaults that disagree with their spec."""
+    role = os.path.basename(base)
+    spec_file = os.path.join(base, "meta", "argument_specs.yml")
+    if not os.path.exists(spec_file):
+        return ["%s has no meta/argument_specs.yml" % role]
+    with open(spec_file) as handle:
+        entry_points = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+    if not entry_points:
+        return ["%s: meta/argument_specs.yml has no entry point" % role]
     options = {}
     for entry_point in entry_points.values():
         options.update(entry_point.get("options") or {})
@@ -68,11 +75,40 @@ def test_role_argument_specs_agree_with_defaults(role):
     if os.path.exists(defaults_file):
         with open(defaults_file) as handle:
             defaults = yaml.safe_load(handle) or {}
-    assert all(name.startswith(role + "_") for name in options), sorted(options)
-    assert set(defaults) <= set(options), "defaults without a spec: %s" % sorted(set(defaults) - set(options))
-    for name, spec in options.items():
-        if name in defaults and "default" in spec:
-            assert spec["default"] == defaults[name], name
+    problems = ["%s: option %s is not prefixed with %s_" % (role, name, role)
+                for name in sorted(options) if not name.startswith(role + "_")]
+    problems += ["%s: default %s has no spec" % (role, name)
+                 for name in sorted(set(defaults) - set(options))]
+    problems += ["%s: %s defaults to %r, its spec says %r"
+                 % (role, name, defaults[name], spec["default"])
+                 for name, spec in sorted(options.items())
+                 if name in defaults and "default" in spec and spec["default"] != defaults[name]]
+    return problems
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_argument_specs_agree_with_defaults(role):
+    assert spec_problems(os.path.join(ROOT, "roles", role)) == []
+
+
+def test_spec_check_fails_on_roles_with_a_missing_or_wrong_spec(tmp_path):
+    nospec = tmp_path / "nospec"
+    (nospec / "defaults").mkdir(parents=True)
+    (nospec / "defaults" / "main.yml").write_text("nospec_port: 1\n")
+    (nospec / "tasks").mkdir()
+    (nospec / "tasks" / "main.yml").write_text("- ansible.builtin.meta: noop\n")
+    assert spec_problems(str(nospec)) == ["nospec has no meta/argument_specs.yml"]
+    assert "nospec" in [os.path.basename(p) for p in glob.glob(str(tmp_path / "*"))
+                        if os.path.isdir(p)]  # the listing that ROLES uses finds it
+    (nospec / "meta").mkdir()
+    (nospec / "meta" / "argument_specs.yml").write_text(
+        "argument_specs:\n  main:\n    options:\n"
+        "      nospec_port: {type: int, default: 2}\n      port: {type: int}\n")
+    (nospec / "defaults" / "main.yml").write_text("nospec_port: 1\nnospec_host: x\n")
+    assert spec_problems(str(nospec)) == [
+        "nospec: option port is not prefixed with nospec_",
+        "nospec: default nospec_host has no spec",
+        "nospec: nospec_port defaults to 1, its spec says 2"]
 
 
 def test_ansible_lint_production_profile():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -22,28 +23,22 @@ def inventory(source, env_dir, *args):
                           env=env, cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
 
 
-def plain(value):
-    """ansible-inventory marks strings that came from an inventory source as unsafe."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return dict((k, plain(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
 def listed(source, env_dir, *args):
+    """`ansible-inventory --list`, whose values must be plain as a static YAML inventory's."""
     result = inventory(source, env_dir, "--list", *args)
     assert result.returncode == 0, result.stderr
-    return plain(json.loads(result.stdout))
+    assert "__ansible_unsafe" not in result.stdout
+    return json.loads(result.stdout)
 
 
 def members(data, group):
     return data.get(group, {}).get("hosts", [])
 
 
-def provider_state(env_dir, router=False):
+def provider_state(env_dir, router=False, topology=LOCAL):
+    """A provider's resource state for the local topology, with the copy of the topology the
+    environment was made from (as `enos` and the providers keep it)."""
+    shutil.copyfile(str(topology), str(env_dir / "topology.yml"))
     hosts = [{"name": name, "address": "10.201.%d.%d" % (site, 10 + i),
               "interfaces": {"network_interface": {"device": "eth0",
                                                    "address": "10.201.%d.%d" % (site, 10 + i)}}}
@@ -157,7 +152,7 @@ def test_cache_is_refreshed_when_the_provider_state_changes(tmp_path):
     first = listed(source, tmp_path)
     assert "ansible_host" not in first["_meta"]["hostvars"]["grp1-control-1"]
     assert os.listdir(tmp_path / "cache"), "the plugin wrote no cache entry"
-    provider_state(tmp_path)
+    provider_state(tmp_path, topology=source)
     second = listed(source, tmp_path)
     assert second["_meta"]["hostvars"]["grp1-control-1"]["ansible_host"] == "10.201.1.10"
 
@@ -174,3 +169,86 @@ def test_enos_forms_as_inventory(tmp_path, name):
         assert hostvars["enos-0"]["ansible_host"] == "192.0.2.10"
         assert hostvars["enos-0"]["ansible_ssh_private_key_file"] == "keys/enos-0"
         assert members(data, "network") == ["enos-0"]
+
+
+def test_state_of_another_topology_is_ignored_with_a_warning(tmp_path):
+    provider_state(tmp_path, router=True)
+    other = tmp_path / "other.yml"
+    shutil.copy(LOCAL, other)
+    with open(other, "a") as handle:
+        handle.write("# another experiment, same host names\n")
+    result = inventory(other, tmp_path, "--list")
+    assert result.returncode == 0, result.stderr
+    hostvars = json.loads(result.stdout)["_meta"]["hostvars"]
+    assert all("ansible_host" not in v for v in hostvars.values())
+    assert "enos-test-wan" not in hostvars
+    warning = " ".join(result.stderr.split())
+    assert "%s: not used for %s" % (tmp_path / "resources.json", other) in warning
+    assert "was made from %s" % (tmp_path / "topology.yml") in warning
+    # the same state without the environment's copy of its topology cannot be tied to any file
+    os.unlink(str(tmp_path / "topology.yml"))
+    result = inventory(LOCAL, tmp_path, "--list")
+    assert "ansible_host" not in json.loads(result.stdout)["_meta"]["hostvars"]["grp1-control-1"]
+    assert "keeps no copy of its topology" in " ".join(result.stderr.split())
+
+
+def test_state_of_the_environment_own_copy_is_used(tmp_path):
+    provider_state(tmp_path)
+    source = tmp_path / "inventory.yml"
+    source.write_text("plugin: edge.enos.topology\nreservation: topology.yml\n")
+    data = listed(source, tmp_path)
+    assert data["_meta"]["hostvars"]["grp1-control-1"]["ansible_host"] == "10.201.1.10"
+
+
+def test_everything_enos_check_accepts_the_plugin_accepts(tmp_path):
+    fixtures = os.path.join(ROOT, "tests", "fixtures", "enos")
+    paths = sorted(glob.glob(os.path.join(fixtures, "*.yaml")) +
+                   glob.glob(os.path.join(fixtures, "*", "*.yaml")))
+    assert len(paths) >= 20
+    sources = []
+    for number, path in enumerate(paths):
+        with open(path, "rb") as handle:
+            text = handle.read()
+        if b"plugin:" not in text:  # made an inventory source, after its `---` if it has one
+            head, marker, rest = (b"\n" + text).partition(b"\n---\n")
+            text = (head + marker + b"plugin: edge.enos.topology\n" + rest if marker
+                    else b"plugin: edge.enos.topology\n" + text)
+        source = tmp_path / ("%02d-%s" % (number, os.path.basename(path)))
+        source.write_bytes(text)
+        sources.append(str(source))
+    env = dict(os.environ, ENOS_ENV=str(tmp_path / "env"),
+               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED="true")
+    command = [os.path.join(BIN, "ansible-inventory"), "--list"]
+    for source in sources:
+        command += ["-i", source]
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True,
+                            check=False, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "__ansible_unsafe" not in result.stdout
+    hostvars = json.loads(result.stdout)["_meta"]["hostvars"]
+    # the static forms keep their connection settings
+    connection = ("ansible_host", "ansible_user", "ansible_port", "ansible_ssh_private_key_file")
+    assert {k: hostvars["edge-a"][k] for k in connection} == {
+        "ansible_host": "192.0.2.10", "ansible_user": "debian", "ansible_port": 2222,
+        "ansible_ssh_private_key_file": "~/.ssh/edge_a"}
+    assert hostvars["ctl"]["ansible_port"] == 2200 and hostvars["ctl"]["ansible_user"] == "admin"
+    assert hostvars["enos-2"]["ansible_host"] == "192.168.142.243"
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("plugin: edge.enos.topology\nresources: {control: 1}\nkolla: {x: \xe9}\n", 3,
+     "not UTF-8 text"),
+    ("plugin: edge.enos.topology\nresources: {control: 1}\nkeyed_groups: 5\n", 1,
+     "plugin options"),
+    ("plugin: edge.enos.topology\ntopology:\n  all: {local: {compute: 1}}\n", 3,
+     "Ansible's own group"),
+])
+def test_plugin_errors_carry_file_and_line(tmp_path, text, line, message):
+    source = tmp_path / "bad.yml"
+    source.write_bytes(text.encode("latin-1"))
+    result = inventory(source, tmp_path, "--list")
+    error = " ".join(result.stderr.split())
+    assert "%s:%d: " % (source, line) in error, result.stderr
+    assert message in error
+    assert "Traceback" not in result.stderr

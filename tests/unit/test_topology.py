@@ -5,6 +5,7 @@ line numbers are those of the fixture files.
 """
 import os
 import re
+from collections import OrderedDict
 
 import pytest
 
@@ -253,7 +254,7 @@ def test_parse_delay(text, us):
 
 
 @pytest.mark.parametrize("text, bps", [
-    ("1bit", 1), ("64kbit", 64000), ("100mbit", 10 ** 8), ("1gbit", 10 ** 9), ("2.5gbit", 25 * 10 ** 8),
+    ("8bit", 8), ("64kbit", 64000), ("10tbit", 10 ** 13), ("100mbit", 10 ** 8), ("1gbit", 10 ** 9), ("2.5gbit", 25 * 10 ** 8),
     # the bps forms are bytes per second, as in tc
     ("1bps", 8), ("1kbps", 8000), ("10mbps", 8 * 10 ** 7), ("1gbps", 8 * 10 ** 9),
 ])
@@ -262,7 +263,9 @@ def test_parse_rate(text, bps):
 
 
 @pytest.mark.parametrize("text, pct", [("0.1%", 0.1), ("2%", 2.0), ("100%", 100.0), ("0%", 0.0),
-                                       (0, 0.0), ("0", 0.0)])
+                                       (0, 0.0), ("0", 0.0),
+                                       # EnOSlib documents loss as a bare percentage
+                                       (0.5, 0.5), ("1", 1.0), (1, 1.0)])
 def test_parse_loss(text, pct):
     assert parse_loss(text) == pct
 
@@ -270,7 +273,6 @@ def test_parse_loss(text, pct):
 @pytest.mark.parametrize("parser, value", [
     (parse_delay, 10), (parse_delay, "10"), (parse_delay, 1.5),
     (parse_rate, 100), (parse_rate, "100"),
-    (parse_loss, 0.5), (parse_loss, "1"),
 ])
 def test_unitless_non_zero_refused(parser, value):
     with pytest.raises(ValueError, match="no unit"):
@@ -300,9 +302,29 @@ def test_unknown_unit_names_the_units_to_use(parser, units):
         assert re.search(r"\b%s\b" % re.escape(unit) if unit != "%" else "%", message), (unit, message)
 
 
-def test_loss_above_100_refused():
+@pytest.mark.parametrize("value", ["101%", 101, "100.5"])
+def test_loss_above_100_refused(value):
     with pytest.raises(ValueError, match="above 100"):
-        parse_loss("101%")
+        parse_loss(value)
+
+
+@pytest.mark.parametrize("parser, value, limit", [
+    # would round to no delay at all: refused rather than silently unshaped
+    (parse_delay, "0.4us", "below 1us"), (parse_delay, "0.0001ms", "below 1us"),
+    (parse_delay, "61s", "at most 60s"), (parse_delay, "99999999999999999999ms", "at most 60s"),
+    (parse_rate, "1bit", "at least 8bit"), (parse_rate, "0.5bps", "at least 8bit"),
+    (parse_rate, "11tbit", "at most 10tbit"),
+    (parse_loss, float("nan"), "not a loss"), (parse_delay, float("inf"), "not a delay"),
+    (parse_delay, None, "not a delay"), (parse_loss, True, "not a loss"),
+])
+def test_out_of_bounds_values_name_the_limit(parser, value, limit):
+    with pytest.raises(ValueError, match=limit):
+        parser(value)
+
+
+def test_bounds_accept_their_limits():
+    assert parse_delay("1us") == 1 and parse_delay("60s") == 60 * 10 ** 6
+    assert parse_rate("8bit") == 8 and parse_rate("1bps") == 8
 
 
 # --------------------------------------------------------------------------- ranges
@@ -404,16 +426,78 @@ def test_symmetric_constraint_both_directions(tmp_path, spelling):
                         deprecated[0])
 
 
-def test_constraint_on_excluded_group_still_applies(tmp_path):
-    links = links_of(tmp_path, (
+def test_excluded_group_is_left_out_of_every_rule_with_a_warning(tmp_path):
+    # EnOS: a group in `except` is in no rule at all, even one that names it
+    topo = load_topology(write(tmp_path, FOUR_SITES + (
         "  default_delay: 10ms\n"
         "  except: [grp3]\n"
         "  constraints:\n"
-        "    - {src: grp3, dst: grp1, delay: 30ms}\n"))
-    assert links[("grp3", "grp1")].delay_us == 30000
-    assert ("grp1", "grp3") not in links
-    assert not any("grp3" in pair for pair in links if pair != ("grp3", "grp1"))
-    assert len(links) == 6 + 1
+        "    - {src: grp3, dst: grp1, delay: 30ms}\n"
+        "    - {src: grp1, dst: 'grp[2-3]', delay: 40ms}\n")))
+    links = topo.links()
+    assert not any("grp3" in pair for pair in links)
+    assert len(links) == 6
+    assert links[("grp1", "grp2")].delay_us == 40000
+    warnings = [w for w in topo.warnings if "not applied" in w]
+    assert len(warnings) == 2
+    assert re.match(r"^.+:8: network_constraints\.constraints\[0\]: not applied to grp3 "
+                    r"\(in `except`\).*shapes nothing", warnings[0]), warnings[0]
+    assert re.match(r"^.+:9: network_constraints\.constraints\[1\]: not applied to grp3 "
+                    r"\(in `except`\)", warnings[1]), warnings[1]
+    assert "shapes nothing" not in warnings[1]
+
+
+def test_constraint_outside_groups_is_not_applied(tmp_path):
+    topo = load_topology(write(tmp_path, FOUR_SITES + (
+        "  default_delay: 10ms\n"
+        "  groups: [grp1, grp2]\n"
+        "  constraints:\n"
+        "    - {src: grp3, dst: grp4, delay: 30ms, symmetric: true}\n")))
+    assert sorted(topo.links()) == [("grp1", "grp2"), ("grp2", "grp1")]
+    assert {l.delay_us for l in topo.links().values()} == {10000}
+    (warning,) = [w for w in topo.warnings if "not applied" in w]
+    assert re.match(r"^.+:8: network_constraints\.constraints\[0\]: not applied to grp3 \(not in "
+                    r"`groups`\), grp4 \(not in `groups`\)", warning), warning
+
+
+def test_constraints_on_one_pair_merge_field_by_field(tmp_path):
+    links = links_of(tmp_path, (
+        "  default_delay: 10ms\n"
+        "  default_rate: 100mbit\n"
+        "  groups: [grp1, grp2]\n"
+        "  constraints:\n"
+        "    - {src: grp1, dst: grp2, delay: 50ms}\n"
+        "    - {src: grp1, dst: grp2, loss: 1%}\n"
+        "    - {src: grp2, dst: grp1, rate: 1gbit, symmetric: true}\n"))
+    assert links[("grp1", "grp2")].as_dict() == {
+        "delay_us": 50000, "jitter_us": 0, "rate_bps": 10 ** 9, "loss_pct": 1.0, "network": None,
+        "origin": "constraints[0]+constraints[1]+constraints[2]"}
+    assert links[("grp2", "grp1")].as_dict() == {
+        "delay_us": 10000, "jitter_us": 0, "rate_bps": 10 ** 9, "loss_pct": None, "network": None,
+        "origin": "constraints[2]"}
+
+
+def test_src_equal_dst_shapes_traffic_inside_the_site(tmp_path):
+    links = links_of(tmp_path, (
+        "  default_delay: 10ms\n"
+        "  groups: [grp1, grp2]\n"
+        "  constraints:\n"
+        "    - {src: grp2, dst: grp2, delay: 2ms, rate: 1gbit}\n"))
+    assert sorted(links) == [("grp1", "grp2"), ("grp2", "grp1"), ("grp2", "grp2")]
+    assert (links[("grp2", "grp2")].delay_us, links[("grp2", "grp2")].rate_bps) == (2000, 10 ** 9)
+    assert links[("grp2", "grp1")].delay_us == 10000
+
+
+def test_iter_links_by_source_matches_the_whole_matrix(tmp_path):
+    topo = load_topology(write(tmp_path, FOUR_SITES + (
+        "  default_delay: 10ms\n"
+        "  constraints:\n"
+        "    - {src: grp1, dst: 'grp[2-4]', delay: 20ms, symmetric: true}\n"
+        "    - {src: grp3, dst: grp3, loss: 1%}\n")))
+    whole = topo.links()
+    for site in topo.sites:
+        assert expand_links(topo.constraints, [site]) == OrderedDict(
+            (pair, link) for pair, link in whole.items() if pair[0] == site)
 
 
 def test_unset_fields_fall_back_to_defaults(tmp_path):
@@ -486,6 +570,41 @@ BAD = [
     ("external-registry-without-ip.yaml", 5, "registry.ip", "needs its `ip`", "ip: "),
     ("unknown-placement.yaml", 6, "placement.registry", "'compute-3' is neither a host",
      r"compute-[12]"),
+    # names that would merge with a group of the inventory, or are not names at all
+    ("name-site-like-role.yaml", 4, "topology.bench", "also a role of this topology", "site-bench"),
+    ("name-site-all.yaml", 4, "topology.all", "Ansible's own group", "site-all"),
+    ("name-role-enos-group.yaml", 4, "resources.enos_registry", "edge.enos's group",
+     "rename the role"),
+    ("name-cluster-like-kolla-group.yaml", 4, "topology.grp1.storage", "Kolla's group",
+     "cluster-storage"),
+    ("name-null-key.yaml", 4, "topology.None", "a null key cannot name a site", "name"),
+    ("name-boolean-key.yaml", 4, "resources.True", "the boolean true", "quote it"),
+    ("name-trailing-space.yaml", 4, "topology.grp2\\x20", "leading or trailing whitespace",
+     "letters, digits"),
+    ("name-control-character.yaml", 4, "topology.grp\\x1b2", "control character", "letters"),
+    ("name-non-ascii-digits.yaml", 4, "topology.grp[\u0662-\u0663]", "digits 0-9", "grp\\[2-4\\]"),
+    ("name-list-key.yaml", 4, "(file)", "a list is used as a key", "name: value"),
+    # static hosts
+    ("static-duplicate-alias.yaml", 7, "resources.compute[0]",
+     "alias 'node-1' already names another host (line 5: 192.0.2.10)", "its own alias"),
+    ("static-without-addresses.yaml", 3, "topology", "needs the address of every machine",
+     "address: "),
+    ("static-bad-port.yaml", 5, "resources.control[0].port", "70000 is not a TCP port", "65535"),
+    # bounds: refused before the memory or the time is spent
+    ("bounds-range.yaml", 3, "topology.grp[1-1000000000]", "more than 10000 names", "split"),
+    ("bounds-count.yaml", 3, "resources.compute", "more than 100000 machines", "at most 100000"),
+    ("bounds-too-many-sites.yaml", 4, "topology.site[1-2500]", "more than 2000 sites",
+     "at most 2000"),
+    ("bounds-alias-bomb.yaml", 7, "(file)", "expands to more than 200000 values", "aliases"),
+    ("bounds-deep.yaml", 3, "(file)", "nests deeper than 40 levels", "flatten"),
+    ("bounds-recursive-alias.yaml", 3, "(file)", "a recursive structure", "write the value out"),
+    ("bounds-delay.yaml", 6, "network_constraints.default_delay", "below 1us", "at least 1us"),
+    ("bounds-absurd-delay.yaml", 8, "network_constraints.constraints[0].delay",
+     "above the limit of 60s", "at most 60s"),
+    ("non-utf8.yaml", 4, "(file)", "not UTF-8 text (byte 0xe9", "UTF-8"),
+    # EnOS 8's `enos new -p static` leaves the machines to describe: no addresses, no machines
+    ("enos8-new-static.yaml", 17, "resources", "still holds the placeholder '<refer to the doc",
+     "enos new -p static"),
 ]
 
 
@@ -569,3 +688,11 @@ def test_placement_that_is_not_a_name_is_refused(tmp_path):
 def test_missing_file_is_a_topology_error(tmp_path):
     with pytest.raises(TopologyError, match="cannot read the file"):
         load_topology(str(tmp_path / "nope.yaml"))
+
+
+def test_oversized_file_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("resources: {control: 1}\n" + "# padding\n" * (5 * 2 ** 20 // 10))
+    (_path, line, key, problem, fix), = problems_of(str(path))
+    assert (line, key) == (1, "(file)")
+    assert "larger than 4 MiB" in problem and "ranges" in fix
