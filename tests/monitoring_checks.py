@@ -54,12 +54,20 @@ def collectd_series_for_every_node(env_dir, start=None, end=None):
     return counts
 
 
-def container_series(env_dir, containers, start=None, end=None):
-    """cAdvisor-layout series (cpu_usage_total, memory_usage) of the named containers."""
+def container_series(env_dir, containers, start=None, end=None, machines=None):
+    """cAdvisor-layout series (cpu_usage_total, memory_usage) of the named containers, on
+    every node of `machines` (default: wherever they run)."""
     url = influx_url(env_dir)
+    where = " WHERE " + bk.time_filter(start, end) if start else ""
     for measurement in ("cpu_usage_total", "memory_usage"):
-        found = bk.points_per_host(url, "cadvisor", measurement, "container_name", start, end)
-        missing = [c for c in containers if not found.get(c)]
+        answer = bk.influx_query(url, "cadvisor", 'SELECT count(value) FROM "%s"%s GROUP BY '
+                                 '"machine", "container_name"' % (measurement, where))
+        found = {(s["tags"]["machine"], s["tags"]["container_name"]): s["values"][0][1]
+                 for s in answer["results"][0].get("series", [])}
+        names = {c for _m, c in found}
+        missing = [c for c in containers if c not in names]
+        for machine in machines or []:
+            missing += ["%s on %s" % (c, machine) for c in containers if (machine, c) not in found]
         assert not missing, (measurement, missing, found)
     return found
 
