@@ -29,6 +29,7 @@ from ansible_collections.edge.enos.plugins.module_utils.provider_common import (
 from ansible_collections.edge.enos.plugins.module_utils import bench  # noqa: E402
 from ansible_collections.edge.enos.plugins.module_utils.workload import (  # noqa: E402
     WorkloadError, load_workload, plan_table)
+from ansible_collections.edge.enos.plugins.module_utils.annotations import annotate  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
 DEFAULT_TOPOLOGY = "reservation.yaml"
@@ -228,12 +229,17 @@ def run_playbook(verb, name, env_dir, inventory, extravars=None, verbose=False, 
     progress = Progress(verb, verbose)
     progress.emit("running %s (log: %s)" % (os.path.relpath(path), os.path.join(
         runner_dir, "artifacts")))
+    annotate(env_dir, "enos %s start" % verb, text="playbook %s" % name, tags=["enos", verb])
     runner = ansible_runner.run(
         private_data_dir=runner_dir, playbook=path, inventory=inventory, extravars=extravars,
         envvars=envvars, event_handler=progress, quiet=True, tags=tags,
         suppress_env_files=True,
         ident="%s-%s" % (name, datetime.datetime.now().strftime("%Y%m%d-%H%M%S")))
+    problem = annotate(env_dir, "enos %s end" % verb, text="playbook %s rc=%s" % (name, runner.rc),
+                       tags=["enos", verb])
     summarize(progress, runner)
+    if problem:
+        print("note: %s (kept in reports/events.jsonl)" % problem, file=sys.stderr)
     return EXIT_OK if runner.rc == 0 else EXIT_FAILED
 
 
@@ -729,9 +735,79 @@ def cmd_bench(args):
     return code
 
 
+def info_document(env_dir, topo):
+    state_path = os.path.join(env_dir, STATE_FILE)
+    state = {}
+    if os.path.exists(state_path):
+        with open(state_path) as handle:
+            state = json.load(handle)
+    return {"env": env_dir, "topology": topo.summary(), "resources": state}
+
+
 def cmd_backup(args):
-    extravars = {"backup_dir": os.path.abspath(args.backup_dir)} if args.backup_dir else {}
-    return _run_verb(args, "backup", "backup", extravars)
+    if args.verify:
+        return verify_backup(args.verify)
+    env_dir = resolve_env(args.env)
+    topo = validated(topology_file(args, env_dir))
+    os.makedirs(os.path.join(env_dir, "reports"), exist_ok=True)
+    with open(os.path.join(env_dir, "reports", "info.json"), "w") as handle:
+        json.dump(info_document(env_dir, topo), handle, indent=2)
+    backup_dir = os.path.abspath(args.backup_dir or os.path.join(env_dir, "backups"))
+    started = time.time()
+    code = _run_verb(args, "backup", "backup", {"backup_dir": backup_dir})
+    written = sorted(os.path.join(backup_dir, f) for f in os.listdir(backup_dir)
+                     if f.endswith(".tar.gz") and os.path.getmtime(os.path.join(backup_dir, f))
+                     >= started - 1) if os.path.isdir(backup_dir) else []
+    if code == EXIT_OK and written:
+        print("enos backup: %s (check it with `enos backup --verify %s`)" % (written[-1],
+                                                                          written[-1]))
+    return code
+
+
+def verify_backup(path):
+    from ansible_collections.edge.enos.plugins.module_utils import backup as bk
+    try:
+        result = bk.verify(os.path.abspath(path))
+    except bk.BackupError as exc:
+        raise UsageError(str(exc))
+    for problem in result["problems"]:
+        print("  ! %s" % problem)
+    for skipped in result["skipped"]:
+        print("  skipped in the backup: %s (%s)" % (skipped["what"], skipped["why"]))
+    restored = result.get("restore")
+    if isinstance(restored, dict):
+        for database in ("collectd", "cadvisor"):
+            print("  restored %s: %s" % (database, ", ".join(
+                "%s=%d points" % kv for kv in sorted(restored[database].items())) or "no point"))
+        for run_id, counts in sorted(restored["windows"].items()):
+            print("  run %s window: %s" % (run_id, ", ".join(
+                "%s=%d" % kv for kv in sorted(counts.items())) or "no point"))
+    ok = not result["problems"] and (restored is None or (
+        isinstance(restored, dict) and restored["collectd"]))
+    print("enos backup --verify: %s %s" % (path, "OK" if ok else "FAILED"))
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_report(args):
+    from ansible_collections.edge.enos.plugins.module_utils import report
+    from ansible_collections.edge.enos.plugins.module_utils.annotations import influx_url
+    if args.backup:
+        source = os.path.abspath(args.backup)
+        if not os.path.isfile(source):
+            raise UsageError("%s: no such backup tarball (give one written by `enos backup`)"
+                             % args.backup)
+        env_dir = None
+    else:
+        env_dir = resolve_env(args.env)
+        source = env_dir
+    out = os.path.abspath(args.output or os.path.join(env_dir or os.path.dirname(source),
+                                                      "reports" if env_dir else "",
+                                                      "report.html"))
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    result = report.build_from(source, out, live_url=influx_url(env_dir) if env_dir else None)
+    print("enos report: %s (sections: %s; %d bench run(s))" % (
+        out, ", ".join(result["sections"]) or "none", result["runs"]))
+    return EXIT_OK
 
 
 def cmd_destroy(args):
@@ -806,6 +882,13 @@ def build_parser():
                    help="compare two runs (run ids of the environment, or run directories)")
     p = verb("backup", cmd_backup, "pack reports, traces, metrics and logs into one tarball")
     p.add_argument("--backup_dir", "--backup-dir", dest="backup_dir")
+    p.add_argument("--verify", metavar="FILE", help="check a backup tarball's manifest and "
+                   "restore its InfluxDB part into a throw-away InfluxDB on loopback")
+    p = verb("report", cmd_report, "write one self-contained HTML report of the experiment",
+             topology=False)
+    p.add_argument("--backup", metavar="TARBALL", help="build it from a backup tarball "
+                   "(default: from the live environment)")
+    p.add_argument("-o", "--output", help="HTML file (default: <env>/reports/report.html)")
     p = verb("destroy", cmd_destroy, "remove OpenStack; with --hard, the machines too")
     p.add_argument("--hard", action="store_true", help="remove every container, network, "
                    "volume and key of the environment")

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(docker.io user-mode-linux iperf3 fping debootstrap iproute2 kmod iputils-ping
               traceroute openssh-client openssh-server skopeo docker-registry rsync python3-venv ca-certificates make
-              shellcheck vagrant vagrant-libvirt)
+              shellcheck vagrant vagrant-libvirt influxdb chromium fonts-dejavu-core)
+# influxdb: `enos backup --verify` restores the metrics into a throw-away influxd;
+# chromium: the report is checked in a real (headless) browser
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -201,3 +201,23 @@ def test_summary_says_which_roles_and_tasks_took_the_time(monkeypatch):
     assert lines[2].split() == ["30.0s", "73%", "docker", ":", "Install", "the", "engine",
                                 "(2", "hosts)"]
     assert "local_provider : Run the node containers (1 host)" in lines[3]
+
+def test_backup_verify_refuses_what_is_not_a_backup(tmp_path):
+    bogus = tmp_path / "x.tar.gz"
+    bogus.write_bytes(b"nope")
+    result = enos("backup", "--verify", str(bogus))
+    assert result.returncode == 2
+    assert "not a readable backup tarball" in result.stderr
+
+
+def test_report_from_a_missing_tarball_says_so(tmp_path):
+    result = enos("report", "--backup", str(tmp_path / "none.tar.gz"))
+    assert result.returncode == 2
+    assert "no such backup tarball" in result.stderr
+
+
+def test_report_of_an_environment_without_results(tmp_path):
+    result = enos("report", "--env", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "reports" / "report.html").read_text()
+    assert "no WAN measurement" in page and "no bench run" in page
