@@ -85,13 +85,6 @@ def test_invalid_topology_stops_a_verb_before_anything_runs(tmp_path):
     assert not (tmp_path / "env").exists()
 
 
-def test_verb_without_playbook_says_so(tmp_path):
-    result = enos("backup", "-f", os.path.join(ROOT, "inventories", "local.yml"),
-                  "-e", str(tmp_path / "env"))
-    assert result.returncode == 3
-    assert "backup.yml" in result.stderr
-
-
 WORKLOADS = os.path.join(ROOT, "tests", "fixtures", "workloads")
 LOCAL = os.path.join(ROOT, "inventories", "local.yml")
 
