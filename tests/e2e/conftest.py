@@ -37,6 +37,8 @@ def env(tmp_path_factory):
     topology = yaml.safe_load(TOPOLOGY.read_text())
     if topology.get("provider", {}).get("type") == "local":
         topology["provider"].update(subnet="10.211.0.0/16", router_subnet="10.199.0.4/30")
+    # 20 simulated computes per compute node (test_deploy.py's SIMULATED): 60 more hosts
+    topology.setdefault("kolla", {})["enos_simulated_computes"] = 20
     environment.topology = work / "topology.yml"
     environment.topology.write_text(yaml.safe_dump(topology, sort_keys=False))
     environment.enos("deploy", "-f", str(environment.topology))

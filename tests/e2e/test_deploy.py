@@ -11,7 +11,6 @@ topology file.
 import hashlib
 import json
 import os
-import shutil
 import stat
 
 import pytest
@@ -21,6 +20,9 @@ from e2e_helpers import (assert_cloud_answers, kolla_containers, last_run_stats,
                          server_delete, settled_containers)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
+
+# simulated nova-compute hosts per compute node in the shared deployment (conftest.py)
+SIMULATED = 20
 
 
 def test_deploy_gives_a_working_cloud(env):
@@ -123,17 +125,16 @@ def test_second_deploy_converges(env):
 
 
 def test_simulated_computes_register_and_take_servers(env, tmp_path):
-    original = tmp_path / "original.yml"
-    shutil.copyfile(env.path / "topology.yml", original)
-    topology = yaml.safe_load(original.read_text())
-    topology["kolla"]["enos_simulated_computes"] = 20
-    scaled = tmp_path / "simulated.yml"
-    scaled.write_text(yaml.safe_dump(topology, sort_keys=False))
-    env.enos("os", "-f", str(scaled))
-    env.enos("init")
+    topology = yaml.safe_load((env.path / "topology.yml").read_text())
+    if topology["kolla"].get("enos_simulated_computes", 0) != SIMULATED:
+        topology["kolla"]["enos_simulated_computes"] = SIMULATED
+        scaled = tmp_path / "simulated.yml"
+        scaled.write_text(yaml.safe_dump(topology, sort_keys=False))
+        env.enos("os", "-f", str(scaled))
+        env.enos("init")
     computes = json.loads(env.openstack("compute", "service", "list", "--service", "nova-compute").stdout)
     simulated = {c["Host"] for c in computes if "-sim" in c["Host"] and c["State"] == "up"}
-    assert len(simulated) == 60, sorted(simulated)
+    assert len(simulated) == 3 * SIMULATED, sorted(simulated)
     providers = json.loads(env.openstack("resource", "provider", "list").stdout)
     assert simulated <= {p["name"] for p in providers}
     aggregate = json.loads(env.openstack("aggregate", "show", "grp3").stdout)
@@ -147,20 +148,6 @@ def test_simulated_computes_register_and_take_servers(env, tmp_path):
         assert port["binding_vif_type"] == "ovs" and port["binding_host_id"] == "grp3-compute-1-sim7", port
     finally:
         server_delete(env, server)
-    # back to the deployment the other tests share
-    env.enos("os", "-f", str(original))
-    left = [c for c in kolla_containers(env, "compute").values() for n in c if "_sim" in n]
-    assert not left, left
-
-
-def test_destroy_then_deploy(env):
-    env.enos("os", "--", "destroy")
-    left = {host: [n for n in containers if n in ("keystone", "mariadb", "memcached")]
-            for host, containers in kolla_containers(env).items()}
-    assert not any(left.values()), left
-    assert env.openstack("token", "issue").returncode != 0
-    env.enos("deploy")
-    assert_cloud_answers(env)
 
 
 def test_wan_shaped_and_proven_on_the_deployment(env):
