@@ -110,6 +110,10 @@ def test_no_secret_in_the_output(env):
     texts = list(env.output)
     for path in (env.path / "runner" / "artifacts").glob("*/stdout"):
         texts.append(path.read_text(errors="replace"))
+    # and every event ansible-runner kept (task results, arguments, facts)
+    for path in (env.path / "runner" / "artifacts").glob("*/job_events/*.json"):
+        texts.append(path.read_text(errors="replace"))
+    assert len(texts) > 10, "no run output found in %s" % env.path
     leaked = [s[:4] + "..." for s in secrets for text in texts if s in text]
     assert not leaked, "secrets found in the output: %s" % sorted(set(leaked))
 
