@@ -32,7 +32,7 @@ options:
     elements: list
     default: []
   prefixes:
-    description: The prefixes of each site, C({site: [cidr]}).
+    description: "The prefixes of each site, C({site: [cidr]})."
     type: dict
     default: {}
   placement:
@@ -158,7 +158,6 @@ entries:
 """
 
 import json
-import os
 import socket
 import subprocess
 import time
