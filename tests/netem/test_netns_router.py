@@ -129,6 +129,7 @@ def test_router_kind_follows_the_kernel_and_shapes_partitions_heals(sites):
     healed = module("netem_events", {"state": "healed"}, tmp, netns=rns)
     assert healed["changed"] and rtt(n1, SITES["s2"] + ".10")[0] == 0
     after = sh("ip netns exec %s tc -s qdisc show" % rns)
+
     # heal touched no queue: the same qdiscs, their counters only grew
     def sent(text):
         return [int(x) for x in re.findall(r"Sent (\d+) bytes", text)]

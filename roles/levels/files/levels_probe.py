@@ -131,7 +131,7 @@ class Cloud:
             "scope": {"project": {"name": self.config["project_name"], "domain": {
                 "name": self.config.get("project_domain_name", "Default")}}}}}
         _status, headers, data = http("POST", auth_url + "/auth/tokens", deadline, body=body,
-                                verify=self.verify)
+                                      verify=self.verify)
         self.token = headers.get("X-Subject-Token")
         self.catalog = data["token"].get("catalog", [])
         self.domain_id = data["token"]["project"]["domain"]["id"]
