@@ -759,8 +759,8 @@ def cmd_backup(args):
                      if f.endswith(".tar.gz") and os.path.getmtime(os.path.join(backup_dir, f))
                      >= started - 1) if os.path.isdir(backup_dir) else []
     if code == EXIT_OK and written:
-        print("enos backup: %s (check it with `enos backup --verify %s`)" % (written[-1],
-                                                                          written[-1]))
+        print("enos backup: %s (check it with `enos backup --verify %s`)"
+              % (written[-1], written[-1]))
     return code
 
 

@@ -488,7 +488,7 @@ def read_manifest(path):
             for member in tar:
                 if not member.isfile():
                     continue
-                head, _, name = member.name.partition("/")
+                head, _slash, name = member.name.partition("/")
                 top = top or head
                 data = tar.extractfile(member).read()
                 if name == MANIFEST:

@@ -130,7 +130,7 @@ def summarize_rally(report):
         for subtask in task.get("subtasks", []):
             for workload in subtask.get("workloads", []):
                 iterations = workload.get("data") or []
-                total = [it for it in iterations]
+                total = list(iterations)
                 ok = [it for it in total if not it.get("error")]
                 actions = {}
                 for it in iterations:

@@ -126,7 +126,7 @@ def actor_of(level, operation):
 def default_partitions(sites):
     """Each site cut from the rest in turn, then (three sites or more) every site on its own."""
     sites = list(sites)
-    out = [site for site in sites] if len(sites) > 1 else []
+    out = list(sites) if len(sites) > 1 else []
     if len(sites) > 2:
         out.append("/".join(sites))
     return out

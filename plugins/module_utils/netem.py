@@ -859,9 +859,9 @@ def report_heatmap(rows, path):
                     if data[i][j] == data[i][j]:
                         ax.text(j, i, "%.1f" % data[i][j], ha="center", va="center",
                                 color="white" if data[i][j] < vmax * 0.6 else "black", fontsize=8)
-        bar = fig.colorbar(im, ax=ax, shrink=0.8)
+        colorbar = fig.colorbar(im, ax=ax, shrink=0.8)
         if data is verdict:
-            bar.set_ticks([0, 1], labels=["fail", "pass"])
+            colorbar.set_ticks([0, 1], labels=["fail", "pass"])
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -378,8 +378,8 @@ def _fmt(value, fmt="%.3f"):
 
 
 def _table(header, rows, ident=None):
-    out = ['<table%s><tr>%s</tr>' % (' id="%s"' % ident if ident else "",
-                                      "".join("<th>%s</th>" % html.escape(h) for h in header))]
+    out = ['<table%s><tr>%s</tr>' % (
+        ' id="%s"' % ident if ident else "", "".join("<th>%s</th>" % html.escape(h) for h in header))]
     for row in rows:
         out.append("<tr>%s</tr>" % "".join(
             "<td%s>%s</td>" % ((' class="%s"' % c[1]) if isinstance(c, tuple) else "",
@@ -498,8 +498,8 @@ def build(source_root, out_path, live_url=None, title=None):
     if not runs:
         parts.append('<p class="note">no bench run (reports/bench is empty: run `enos bench`)</p>')
     for run in runs:
-        parts.append('<h3 class="run" id="run-%s">run %s</h3>' % (html.escape(run["id"]),
-                                                                   html.escape(run["id"])))
+        parts.append('<h3 class="run" id="run-%s">run %s</h3>'
+                     % (html.escape(run["id"]), html.escape(run["id"])))
         if run["start"] is not None:
             parts.append('<p class="note">%s to %s UTC, Rally tasks %s</p>' % (
                 time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(run["start"])),

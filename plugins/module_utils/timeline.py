@@ -22,8 +22,11 @@ Times are seconds (a number, or "500ms", "2s", "1m") from the start of the timel
 """
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 
+from ansible_collections.edge.enos.plugins.module_utils.netem import NetemError
 from ansible_collections.edge.enos.plugins.module_utils.topology import (
     TopologyError, UnitError, expand_range, parse_delay, parse_loss, parse_rate, read_yaml)
 
@@ -387,3 +390,41 @@ def influx_lines(entries, measurement="network_events"):
             measurement, tag(e["op"]), tag(e.get("host") or "controller"), field(e["what"]),
             e["event"], e["lag_ms"], "true" if e["ok"] else "false", int(e["done_at"] * 1e9)))
     return out
+
+
+def canon_rule(rule):
+    """A rule (from or None, to) with every address as a prefix."""
+    return tuple(None if x is None else (x if "/" in x else x + "/32") for x in rule)
+
+
+def rule_of(rule):
+    """(from or None, to) of a rule in `ip -j rule show` output."""
+    src = None if rule.get("src", "all") == "all" else "%s/%s" % (rule["src"], rule.get("srclen", 32))
+    dst = "%s/%s" % (rule["dst"], rule.get("dstlen", 32)) if rule.get("dst") else None
+    return (src, dst)
+
+
+class RuleShell(object):
+    """One `ip -batch` process kept open for the whole timeline: an event costs a write and a
+    read, not a process start (which takes a second on a busy user-mode-linux router). Each
+    batch ends with `rule show`, whose answer says the rules are in place."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["stdbuf", "-oL", "ip", "-force", "-j", "-batch", "-"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.run([])
+
+    def run(self, commands):
+        """Runs the commands; returns the cut rules in force after them."""
+        self.proc.stdin.write("".join(" ".join(c) + "\n" for c in commands)
+                              + "rule show pref %d\n" % RULE_PREF)
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise NetemError("ip -batch ended unexpectedly")
+        return {canon_rule(rule_of(r)) for r in json.loads(line or "[]")}
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()

@@ -11,7 +11,7 @@ description:
     environment runs monitoring (C(reports/monitoring.json)), writes it to InfluxDB's C(events)
     database in EnOS's layout (measurement C(events), fields C(title), C(text), C(tags), C(type)),
     so that graphs and C(enos report) show what ran when.
-  - An InfluxDB that does not answer is reported in RV(warning), not as a failure: the event is kept in the journal.
+  - "An InfluxDB that does not answer is reported in RV(warning), not as a failure: the event is kept in the journal."
 version_added: "0.1.0"
 author: edge.enos developers (@edge-enos)
 options:

@@ -10,7 +10,8 @@ description:
   - O(mode=plan) chooses, from the inventory's hosts, a client and an application node per site,
     the availability zones (sites with compute nodes), the control sites, and the scenarios
     (the deployment as it stands, then each partition) with the suites each client runs.
-  - O(mode=report) reads the probe records kept in O(records_dir) (one JSON document per probe
+  - >-
+    O(mode=report) reads the probe records kept in O(records_dir) (one JSON document per probe
     run) and writes C(levels.json) and C(levels.md) into O(dest): rows L1, L2.1, L2.2, L3.1,
     L3.2 (L4, L5 marked out of reach of one deployment), columns admin, DevOps, both, each
     cell the share of operations that worked and the failures that explain it, overall, per
@@ -25,7 +26,7 @@ options:
     choices: [plan, report]
     required: true
   hosts:
-    description: For O(mode=plan), C({name: {site, roles, address}}) of the nodes.
+    description: "For O(mode=plan), C({name: {site, roles, address}}) of the nodes."
     type: dict
     default: {}
   partitions:
@@ -36,7 +37,7 @@ options:
     type: list
     elements: str
   clients:
-    description: For O(mode=plan), C({site: host}) to choose a site's client.
+    description: "For O(mode=plan), C({site: host}) to choose a site's client."
     type: dict
     default: {}
   run_id:

@@ -32,7 +32,7 @@ options:
     elements: list
     default: []
   prefixes:
-    description: The prefixes of each site, C({site: [cidr]}).
+    description: "The prefixes of each site, C({site: [cidr]})."
     type: dict
     default: {}
   placement:
@@ -158,7 +158,6 @@ entries:
 """
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -198,7 +197,7 @@ def current_rules():
                           capture_output=True, text=True, check=False)
     if proc.returncode:
         raise nm.NetemError("ip rule show failed: %s" % proc.stderr.strip())
-    return [_rule_of(rule) for rule in json.loads(proc.stdout or "[]")]
+    return [tl.rule_of(rule) for rule in json.loads(proc.stdout or "[]")]
 
 
 def ip_batch(lines):
@@ -210,14 +209,10 @@ def ip_batch(lines):
     return proc.stderr.strip() if proc.returncode else ""
 
 
-def _canon(rule):
-    return tuple(None if x is None else (x if "/" in x else x + "/32") for x in rule)
-
-
 def converge(wanted):
     """Make the cut rules in force exactly `wanted`; returns (changed, commands)."""
-    have = {_canon(r) for r in current_rules()}
-    want = {_canon(r) for r in wanted}
+    have = {tl.canon_rule(r) for r in current_rules()}
+    want = {tl.canon_rule(r) for r in wanted}
     commands = [tl.rule_command("del", r) for r in sorted(have - want, key=str)]
     commands += [tl.rule_command("add", r) for r in sorted(want - have, key=str)]
     return commands
@@ -239,38 +234,6 @@ def _set_commands(p, action, links):
     return new, nm.change_batch(old_plan, new_plan)
 
 
-class RuleShell(object):
-    """One `ip -batch` process kept open for the whole timeline: an event costs a write and a
-    read, not a process start (which takes a second on a busy user-mode-linux router). Each
-    batch ends with `rule show`, whose answer says the rules are in place."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen(["stdbuf", "-oL", "ip", "-force", "-j", "-batch", "-"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        self.run([])
-
-    def run(self, commands):
-        """Runs the commands; returns the cut rules in force after them."""
-        self.proc.stdin.write("".join(" ".join(c) + "\n" for c in commands)
-                              + "rule show pref %d\n" % tl.RULE_PREF)
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise nm.NetemError("ip -batch ended unexpectedly")
-        return {_canon(_rule_of(r)) for r in json.loads(line or "[]")}
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
-def _rule_of(rule):
-    src = None if rule.get("src", "all") == "all" else "%s/%s" % (rule["src"], rule.get("srclen", 32))
-    dst = "%s/%s" % (rule["dst"], rule.get("dstlen", 32)) if rule.get("dst") else None
-    return (src, dst)
-
-
 def run_timeline(p):
     start = p["start_at"] or time.time()
     shifted = time.time() - start
@@ -283,7 +246,7 @@ def run_timeline(p):
     links = nm.normalize_links(p["links"])
     host = p["host"] or socket.gethostname()
     entries = []
-    shell = RuleShell()
+    shell = tl.RuleShell()
     with open(p["log"], "w") as log:          # one log per timeline run
         for action in sorted(p["actions"], key=lambda a: a["at"]):
             asked = start + float(action["at"])
@@ -303,7 +266,7 @@ def run_timeline(p):
                     rules = tl.rules(pairs, p["prefixes"], p["placement"], p["site"])
                     op = "add" if action["op"] == "cut" else "del"
                     in_force = shell.run([tl.rule_command(op, r) for r in rules])
-                    wanted = {_canon(r) for r in rules}
+                    wanted = {tl.canon_rule(r) for r in rules}
                     if (op == "add") != (wanted <= in_force) or (
                             op == "del" and wanted & in_force):
                         error = "the rules are not %s" % ("in place" if op == "add" else "gone")

@@ -7,7 +7,8 @@ DOCUMENTATION = r"""
 module: netem_measure
 short_description: Measure the WAN links between sites and compare them with what was asked
 description:
-  - O(mode=plan) runs on the controller. It plans the whole measurement (see
+  - >-
+    O(mode=plan) runs on the controller. It plans the whole measurement (see
     C(module_utils/wan_test.py)): RTT and loss from every site to all others at once, paced to
     what the WAN router carries; link tests (one-way loss with thousands of UDP datagrams, rate)
     on a sample of ordered pairs that covers every distinct constraint, in rounds of pairs run
@@ -158,7 +159,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 measurements:
-  description: "(probe) per target site, C({src, dst, address, rtt: {probes, received, loss_pct, min_ms, avg_ms, median_ms}, loss_test: {packets, lost, loss_pct}, rate_bps, efficiency, errors})."
+  description: >-
+    (probe) per target site, C({src, dst, address, rtt: {probes, received, loss_pct, min_ms,
+    avg_ms, median_ms}, loss_test: {packets, lost, loss_pct}, rate_bps, efficiency, errors}).
   returned: mode=probe
   type: list
   elements: dict
@@ -288,7 +291,7 @@ def make_plan(p):
             "a constraint with)" % (len(plan["coverage"]) - len(tested))),
         "about %.0f s in all" % plan["seconds"]]
     plan.update(chunks=chunks, sites=sites, summary=summary, targets=p["targets"])
-    plan["jobs"] = {s: js for s, js in plan["jobs"].items()}
+    plan["jobs"] = dict(plan["jobs"])
     return plan
 
 

@@ -7,7 +7,6 @@ import io
 import os
 import subprocess
 import sys
-import tarfile
 import time
 import urllib.parse
 import urllib.request

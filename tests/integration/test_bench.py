@@ -12,7 +12,6 @@ test creates.
 """
 
 import json
-import os
 import subprocess
 import sys
 import tempfile

@@ -213,6 +213,6 @@ def test_flapping_link_outages_match_the_timeline(bed, tmp_path):
     print("effect lag ms:", [e["lag_ms"] for e in log])
     assert len(measured) == len(asked), (measured, asked)
     for (a0, a1), (m0, m1) in zip(asked, measured):
-        assert abs(m0 - a0) <= 0.2 and abs(m1 - a1) <= 0.2, ((a0 - start, a1 - start),
-                                                               (m0 - start, m1 - start))
+        assert abs(m0 - a0) <= 0.2 and abs(m1 - a1) <= 0.2, (
+            (a0 - start, a1 - start), (m0 - start, m1 - start))
     assert (bed.env_dir / "reports" / "network_events.influx").read_text().count("network_events,") == 12

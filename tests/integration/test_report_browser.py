@@ -13,7 +13,6 @@ the screenshot is kept in tests/reports/report-screenshot.png.
 from __future__ import annotations
 
 import http.server
-import os
 import re
 import shutil
 import subprocess

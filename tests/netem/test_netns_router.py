@@ -22,7 +22,7 @@ CAPS = nm.kernel_capabilities()
 MODULES = os.path.join(umllab.REPO, "plugins", "modules")
 ENV = dict(os.environ, PYTHONPATH=os.path.join(umllab.REPO, "collections"))
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or subprocess.run(["docker", "info"], capture_output=True).returncode,
+    os.geteuid() != 0 or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode,
     reason="needs root and a Docker engine")
 TAG = "%04x" % (os.getpid() % 0xFFFF)
 SITES = {"s1": "10.152.1", "s2": "10.152.2"}
@@ -129,6 +129,9 @@ def test_router_kind_follows_the_kernel_and_shapes_partitions_heals(sites):
     healed = module("netem_events", {"state": "healed"}, tmp, netns=rns)
     assert healed["changed"] and rtt(n1, SITES["s2"] + ".10")[0] == 0
     after = sh("ip netns exec %s tc -s qdisc show" % rns)
+
     # heal touched no queue: the same qdiscs, their counters only grew
-    sent = lambda text: [int(x) for x in re.findall(r"Sent (\d+) bytes", text)]  # noqa: E731
+    def sent(text):
+        return [int(x) for x in re.findall(r"Sent (\d+) bytes", text)]
+
     assert len(sent(before)) == len(sent(after)) and all(a >= b for a, b in zip(sent(after), sent(before)))

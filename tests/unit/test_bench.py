@@ -15,8 +15,7 @@ import pytest
 
 from ansible_collections.edge.enos.plugins.module_utils import bench
 from ansible_collections.edge.enos.plugins.module_utils import traces as tr
-from ansible_collections.edge.enos.plugins.module_utils.workload import (
-    load_workload, plan_workload)
+from ansible_collections.edge.enos.plugins.module_utils.workload import load_workload
 from ansible_collections.edge.enos.plugins.module_utils.topology import load_topology
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import importlib.util
 import os
 
-from ansible_collections.edge.enos.plugins.module_utils import container_metrics as cm
+COLLECTOR = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "container_metrics", "files",
+                         "container_metrics.py")
+_SPEC = importlib.util.spec_from_file_location("container_metrics", COLLECTOR)
+cm = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(cm)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "monitoring")
 

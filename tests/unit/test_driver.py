@@ -195,6 +195,7 @@ def test_summary_says_which_roles_and_tasks_took_the_time(monkeypatch):
                                 "(2", "hosts)"]
     assert "local_provider : Run the node containers (1 host)" in lines[3]
 
+
 def test_backup_verify_refuses_what_is_not_a_backup(tmp_path):
     bogus = tmp_path / "x.tar.gz"
     bogus.write_bytes(b"nope")

@@ -33,9 +33,8 @@ def fixture_fifo(tmp_path):
     ("NONUTF8", "not UTF-8 text"),
     ("LISTKEY", "a list is used as a key"),
 ])
-def test_check_refuses_what_is_not_a_topology_file(tmp_path, fifo, target, problem):
-    path = {"FIFO": fifo, "DIR": str(tmp_path),
-            "NONUTF8": os.path.join(ROOT, "tests", "fixtures", "bad", "non-utf8.yaml"),
+def test_check_refuses_what_is_not_a_topology_file(tmp_path, fifo, non_utf8_file, target, problem):
+    path = {"FIFO": fifo, "DIR": str(tmp_path), "NONUTF8": non_utf8_file,
             "LISTKEY": os.path.join(ROOT, "tests", "fixtures", "bad", "name-list-key.yaml"),
             }.get(target, target)
     result = enos("check", "-f", path, timeout=20)  # a FIFO or /dev/zero must not block

@@ -5,7 +5,7 @@ from ansible_collections.edge.enos.plugins.module_utils import timeline as tl
 from ansible_collections.edge.enos.plugins.module_utils.topology import (
     expand_range, parse_delay, parse_loss, parse_rate, read_yaml)
 
-SITES = ["grp1", "grp2", "grp3", "grp4"]
+SITES = ("grp1", "grp2", "grp3", "grp4")
 
 
 def parse(text, sites=SITES):

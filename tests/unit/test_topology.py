@@ -601,7 +601,6 @@ BAD = [
     ("bounds-delay.yaml", 6, "network_constraints.default_delay", "below 1us", "at least 1us"),
     ("bounds-absurd-delay.yaml", 8, "network_constraints.constraints[0].delay",
      "above the limit of 60s", "at most 60s"),
-    ("non-utf8.yaml", 4, "(file)", "not UTF-8 text (byte 0xe9", "UTF-8"),
     # EnOS 8's `enos new -p static` leaves the machines to describe: no addresses, no machines
     ("enos8-new-static.yaml", 17, "resources", "still holds the placeholder '<refer to the doc",
      "enos new -p static"),
@@ -615,6 +614,13 @@ def test_bad_file_refused_with_line_key_and_fix(name, line, key, problem, fix):
     assert got[:3] == (path, line, key)
     assert problem in got[3]
     assert re.search(fix, got[4]), got
+
+
+def test_non_utf8_file_refused_with_line_key_and_fix(non_utf8_file):
+    got = only_problem(non_utf8_file)
+    assert got[:3] == (non_utf8_file, 4, "(file)")
+    assert "not UTF-8 text (byte 0xe9" in got[3]
+    assert "UTF-8" in got[4], got
 
 
 def test_every_bad_fixture_is_covered():

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: edge.enos contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the operations of the edge requirement levels against OpenStack, from this node.
@@ -82,8 +81,8 @@ def http(method, url, deadline, body=None, headers=None, raw=None, verify=True):
         raise
     except Exception as exc:  # connection refused, unreachable, reset, DNS...
         if _timed_out(exc):
-            raise Timeout("no answer within %gs (%s %s)" % (deadline.seconds, method,
-                                                              _path(url)))
+            raise Timeout("no answer within %gs (%s %s)"
+                          % (deadline.seconds, method, _path(url)))
         reason = getattr(exc, "reason", exc)
         raise Failed("%s %s: %s" % (method, _path(url), reason))
     try:
@@ -131,8 +130,8 @@ class Cloud:
             "domain": {"name": self.config.get("user_domain_name", "Default")}}}},
             "scope": {"project": {"name": self.config["project_name"], "domain": {
                 "name": self.config.get("project_domain_name", "Default")}}}}}
-        _, headers, data = http("POST", auth_url + "/auth/tokens", deadline, body=body,
-                                verify=self.verify)
+        _status, headers, data = http("POST", auth_url + "/auth/tokens", deadline, body=body,
+                                      verify=self.verify)
         self.token = headers.get("X-Subject-Token")
         self.catalog = data["token"].get("catalog", [])
         self.domain_id = data["token"]["project"]["domain"]["id"]
@@ -409,7 +408,7 @@ class Probe:
         def request(deadline):
             if not app.get("url"):
                 raise Failed(app.get("error") or "no application container in %s" % site)
-            _, _, body = http("GET", app["url"], deadline)
+            _status, _headers, body = http("GET", app["url"], deadline)
             if app.get("token") not in str(body):
                 raise Failed("the application answered without its token: %r" % str(body)[:80])
             return True

@@ -132,7 +132,7 @@ class Sender(object):
     def send(self, lines):
         self.pending.extend(lines)
         overflow = len(self.pending) - self.limit
-        for _ in range(max(0, overflow)):
+        for _dropped in range(max(0, overflow)):
             self.pending.popleft()
         if overflow > 0:
             self.dropped += overflow
@@ -147,7 +147,7 @@ class Sender(object):
                 print("InfluxDB does not answer (%s): %d point(s) kept" % (exc, len(self.pending)),
                       file=self.log)
                 return False
-            for _ in batch:
+            for _sent in batch:
                 self.pending.popleft()
         return True
 
