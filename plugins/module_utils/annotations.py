@@ -16,7 +16,8 @@ import json
 import os
 import time
 import urllib.parse
-import urllib.request
+
+from ansible.module_utils.urls import open_url
 
 EVENTS_FILE = os.path.join("reports", "events.jsonl")
 INFLUX_PORT = 8086
@@ -44,8 +45,7 @@ def influx_url(env_dir):
 
 def write_influx(url, lines, database="events", timeout=3):
     endpoint = "%s/write?%s" % (url.rstrip("/"), urllib.parse.urlencode({"db": database}))
-    request = urllib.request.Request(endpoint, data="\n".join(lines).encode(), method="POST")
-    urllib.request.urlopen(request, timeout=timeout).read()
+    open_url(endpoint, data="\n".join(lines).encode(), method="POST", timeout=timeout).read()
 
 
 def annotate(env_dir, title, text="", tags=(), kind="enos", when=None):

@@ -30,11 +30,13 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
 import urllib.parse
-import urllib.request
+
+from ansible.module_utils.urls import open_url
 
 MANIFEST = "manifest.json"
 REDACTED = b"<redacted>"
@@ -240,9 +242,8 @@ def image_digests(node):
 def influx_query(url, database, query, csv=False, timeout=60):
     endpoint = "%s/query?%s" % (url.rstrip("/"), urllib.parse.urlencode(
         {"db": database, "q": query, "epoch": "s"}))
-    request = urllib.request.Request(endpoint, headers={"Accept": "application/csv"} if csv else {})
-    with urllib.request.urlopen(request, timeout=timeout) as answer:
-        body = answer.read()
+    answer = open_url(endpoint, headers={"Accept": "application/csv"} if csv else {}, timeout=timeout)
+    body = answer.read()
     return body if csv else json.loads(body)
 
 
@@ -375,11 +376,18 @@ def _dist_versions(cache, dist):
 
 # --------------------------------------------------------------------------- the whole backup
 
+def _say(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def backup(env_dir, dest_dir, nodes, collection_root, influx=None, node_paths=None,
-           passwords_file=None, extra_secrets=(), log=print):
+           passwords_file=None, extra_secrets=(), log=None):
     """Write <env>-<UTC>.tar.gz into dest_dir; returns (path, manifest).
 
-    nodes: [{name, address, user, key}]; influx: {node: name, url, rpc} or None."""
+    nodes: [{name, address, user, key}]; influx: {node: name, url, rpc} or None; log: where
+    progress lines go (default: standard output)."""
+    log = log or _say
     env_dir = os.path.abspath(env_dir)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     label = os.path.basename(env_dir.rstrip("/"))
@@ -550,7 +558,7 @@ class ThrowAwayInflux(object):
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
-                urllib.request.urlopen(self.url + "/ping", timeout=2).read()
+                open_url(self.url + "/ping", timeout=2).read()
                 return
             except OSError:
                 if self.proc.poll() is not None:
@@ -595,9 +603,10 @@ def points_per_host(url, database, measurement, tag, start=None, end=None):
     return counts
 
 
-def verify(path, restore=True, log=print):
+def verify(path, restore=True, log=None):
     """Checks the manifest, then restores metrics/influxdb-portable into a throw-away influxd
     and counts points per node. Returns a dict; raises BackupError when the tarball is broken."""
+    log = log or _say
     top, manifest, seen = read_manifest(path)
     result = {"tarball": path, "files": len(seen), "problems": check_manifest(manifest, seen),
               "skipped": manifest.get("skipped", [])}
