@@ -165,14 +165,22 @@ def summarize_rally(report):
 
 
 def summarize_iperf3(measurements):
-    """netem_measure probes -> one row per site pair: RTT and throughput measured."""
-    rows = []
+    """netem_measure probes -> one row per site pair: RTT and throughput measured (a pair's
+    fping and throughput results come as separate measurements)."""
+    rows = {}
     for m in measurements:
+        row = rows.setdefault((m["src"], m["dst"]), {
+            "src": m["src"], "dst": m["dst"], "rtt_median_ms": None, "rtt_min_ms": None,
+            "loss_pct": None, "throughput_bps": None})
         rtt = m.get("rtt") or {}
-        rows.append({"src": m["src"], "dst": m["dst"], "rtt_median_ms": rtt.get("median_ms"),
-                     "rtt_min_ms": rtt.get("min_ms"), "loss_pct": rtt.get("loss_pct"),
-                     "throughput_bps": m.get("rate_bps")})
-    return rows
+        if rtt:
+            row.update(rtt_median_ms=rtt.get("median_ms"), rtt_min_ms=rtt.get("min_ms"),
+                       loss_pct=rtt.get("loss_pct"))
+        if m.get("rate_bps") is not None:
+            row["throughput_bps"] = m["rate_bps"]
+        if m.get("errors"):
+            row.setdefault("errors", []).extend(m["errors"])
+    return list(rows.values())
 
 
 def build_summary(plan, rally_results, reports, iperf3=None, conditions=None):
