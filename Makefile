@@ -1,7 +1,7 @@
 # The two commands of the quick start:
 #   make experiment   a complete local experiment on inventories/local.yml
 #   make test         every test (unit, lint, netem lab, testbed, end-to-end)
-.PHONY: setup experiment test test-quick clean-env
+.PHONY: setup experiment test test-quick test-testbeds clean-env
 
 setup:
 	./scripts/setup.sh
@@ -14,6 +14,9 @@ test: setup
 
 test-quick: setup
 	./scripts/test.sh quick
+
+test-testbeds: setup
+	./scripts/test.sh testbeds
 
 clean-env: setup
 	.venv/bin/enos destroy --hard
