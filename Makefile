@@ -1,7 +1,7 @@
 # The two commands of the quick start:
 #   make experiment   a complete local experiment on inventories/local.yml
-#   make test         every test (unit, lint, netem lab, testbed, end-to-end)
-.PHONY: setup experiment test test-quick test-testbeds clean-env
+#   make test         the tests (unit, sanity, lint, netem lab, local testbeds and roles)
+.PHONY: setup experiment test test-quick test-testbeds test-e2e clean-env
 
 setup:
 	./scripts/setup.sh
@@ -17,6 +17,9 @@ test-quick: setup
 
 test-testbeds: setup
 	./scripts/test.sh testbeds
+
+test-e2e: setup
+	./scripts/test.sh e2e
 
 clean-env: setup
 	.venv/bin/enos destroy --hard
