@@ -41,4 +41,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e ".[collections,test]"
   touch "$stamp"
 fi
-echo "setup: ready ($(.venv/bin/ansible --version | head -1), $(docker version -f 'docker {{.Server.Version}}'))"
+ansible_version=$(.venv/bin/ansible --version)
+echo "setup: ready (${ansible_version%%$'\n'*}, $(docker version -f 'docker {{.Server.Version}}'))"

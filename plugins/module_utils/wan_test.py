@@ -121,7 +121,9 @@ def describe_key(key):
 def schedule_rounds(pairs, offered_bps, capacity_bps=None, max_parallel=None):
     """Pack ordered pairs into rounds run side by side.
 
-    In a round a site sends at most one test and receives at most one, the offered rates sum to
+    In a round a site sends at most one test and receives at most one, a pair never runs beside
+    its reverse (a TCP test's acknowledgements would queue behind the reverse test's data in the
+    shaped class and the test would measure less than the link carries), the offered rates sum to
     at most CAPACITY_SHARE x capacity_bps (None: no limit) and there are at most max_parallel
     tests. A pair whose own offer exceeds the share still gets a round of its own.
     offered_bps: {pair: bit/s}. Returns [[pair]]."""
@@ -138,6 +140,7 @@ def schedule_rounds(pairs, offered_bps, capacity_bps=None, max_parallel=None):
         for pair in todo:
             offer = offered_bps.get(pair, 0)
             fits = (pair[0] not in senders and pair[1] not in receivers
+                    and (pair[1], pair[0]) not in this
                     and (max_parallel is None or len(this) < max_parallel)
                     and (budget is None or not this or load + offer <= budget))
             if fits:

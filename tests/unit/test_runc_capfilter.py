@@ -32,7 +32,7 @@ def read_caps(path):
 def test_privileged_capabilities_outside_the_bounding_set_are_dropped(capfilter, tmp_path, monkeypatch):
     monkeypatch.setattr(capfilter, "bounding_set", lambda: {"CAP_NET_ADMIN", "CAP_SYS_ADMIN"})
     path = bundle(tmp_path, ["CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_SYS_RESOURCE"])
-    capfilter.filter_bundle(["--root", "/x", "create", "--bundle", str(path), "id"])
+    capfilter.filter_for(["--root", "/x", "create", "--bundle", str(path), "id"])
     assert read_caps(path) == {k: ["CAP_NET_ADMIN", "CAP_SYS_ADMIN"] for k in ("bounding", "effective", "permitted")}
 
 
@@ -40,8 +40,18 @@ def test_a_container_within_the_bounding_set_is_left_as_is(capfilter, tmp_path, 
     monkeypatch.setattr(capfilter, "bounding_set", lambda: {"CAP_NET_ADMIN", "CAP_CHOWN"})
     path = bundle(tmp_path, ["CAP_CHOWN"])
     before = (path / "config.json").read_text()
-    capfilter.filter_bundle(["create", "-b", str(path), "id"])
+    capfilter.filter_for(["create", "-b", str(path), "id"])
     assert (path / "config.json").read_text() == before
+
+
+def test_an_exec_into_a_privileged_container_is_filtered_too(capfilter, tmp_path, monkeypatch):
+    monkeypatch.setattr(capfilter, "bounding_set", lambda: {"CAP_NET_ADMIN"})
+    process = tmp_path / "process.json"
+    process.write_text(json.dumps({"args": ["true"], "capabilities": {
+        "bounding": ["CAP_NET_ADMIN", "CAP_SYS_RESOURCE"], "effective": ["CAP_SYS_RESOURCE"]}}))
+    capfilter.filter_for(["--root", "/x", "exec", "--process", str(process), "--detach", "id"])
+    assert json.loads(process.read_text())["capabilities"] == {
+        "bounding": ["CAP_NET_ADMIN"], "effective": []}
 
 
 def test_the_bounding_set_is_read_from_the_process(capfilter):

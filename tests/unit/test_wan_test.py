@@ -50,11 +50,14 @@ def test_rounds_are_disjoint_and_within_capacity():
     assert sorted(p for r in rounds for p in r) == sorted(pairs)
     for r in rounds:
         assert len({p[0] for p in r}) == len(r) and len({p[1] for p in r}) == len(r)
+        assert not any((p[1], p[0]) in r for p in r)
         assert sum(offered[p] for p in r) <= 0.8e9
     # linear, not quadratic: 90 pairs of 100 Mbit/s, 8 per round
     assert len(rounds) <= 90 // 8 + 2
     # unlimited capacity: every site sends and receives once per round
     assert len(wt.schedule_rounds(pairs, offered)) <= 10
+    # a pair and its reverse never share a round (the reverse's data would delay the acks)
+    assert wt.schedule_rounds([("a", "b"), ("b", "a")], {}) == [[("a", "b")], [("b", "a")]]
     # a pair heavier than the share still runs, alone
     assert wt.schedule_rounds([("a", "b"), ("c", "d")], {("a", "b"): 5e9, ("c", "d"): 1e6},
                               capacity_bps=1e9) == [[("a", "b")], [("c", "d")]]

@@ -71,7 +71,8 @@ def test_engine_stores_images(host):
 
 def test_privileged_containers_start_in_a_nested_engine(host):
     """The node is a container whose bounding set lacks capabilities: without the runtime
-    wrapper, `docker run --privileged` fails with "unable to apply caps"."""
+    wrapper, `docker run --privileged` and `docker exec` into such a container fail with
+    "unable to apply caps"."""
     bounding = int(host.file("/proc/1/status").content_string.split("CapBnd:")[1].split()[0], 16)
     last = int(host.file("/proc/sys/kernel/cap_last_cap").content_string)
     daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
@@ -79,8 +80,13 @@ def test_privileged_containers_start_in_a_nested_engine(host):
         assert "default-runtime" not in daemon
         return
     assert daemon["default-runtime"] == "runc-capfilter"
-    out = host.run("tar -C / -ch usr/bin/true lib64/ld-linux-x86-64.so.2 lib/x86_64-linux-gnu/libc.so.6"
+    # started, then entered by `docker exec` (as Kolla does to compare configurations)
+    out = host.run("tar -C / -ch usr/bin/true usr/bin/sleep lib64/ld-linux-x86-64.so.2"
+                   " lib/x86_64-linux-gnu/libc.so.6"
                    " | docker import - edge-enos-test/priv:1 >/dev/null"
-                   " && docker run --rm --privileged --entrypoint /usr/bin/true edge-enos-test/priv:1"
-                   " ; rc=$? ; docker rmi edge-enos-test/priv:1 >/dev/null; exit $rc")
+                   " && docker run -d --name edge-enos-priv --privileged --entrypoint /usr/bin/sleep"
+                   " edge-enos-test/priv:1 300 >/dev/null"
+                   " && docker exec edge-enos-priv /usr/bin/true"
+                   " ; rc=$? ; docker rm -f edge-enos-priv >/dev/null 2>&1;"
+                   " docker rmi edge-enos-test/priv:1 >/dev/null; exit $rc")
     assert out.rc == 0, out.stderr
