@@ -31,8 +31,8 @@ options:
     type: str
   nodes:
     description:
-      - Many nodes at once. Each entry takes O(name) (required), O(hostname), O(networks),
-        O(volumes) and O(labels) (added to the shared ones) and O(routes).
+      - Many nodes at once. Each entry takes O(name) (required), O(hostname), O(etc_hosts),
+        O(networks), O(volumes) and O(labels) (added to the shared ones) and O(routes).
     type: list
     elements: dict
   parallel:
@@ -41,8 +41,11 @@ options:
     default: 8
   routes:
     description:
-      - Routes set in the running container (a restarted container has lost them, so every run
-        checks them).
+      - Routes set in the running container. They are written, with the node's interface names
+        (C(eth0), C(eth1), ... after the addresses of O(networks)), in the node's
+        C(/etc/edge-enos/network.sh), which the node image runs at every start (the engine
+        attaches a restarted container's networks in no fixed order and without these routes)
+        and every run of the module checks.
     type: list
     elements: dict
     default: []
@@ -76,6 +79,14 @@ options:
   hostname:
     description: Host name inside the container.
     type: str
+  etc_hosts:
+    description:
+      - A file of the controller bind-mounted as the node's C(/etc/hosts), written with the
+        loopback entries when it does not exist. The engine rewrites the C(/etc/hosts) it
+        manages whenever the container starts again (with the node's name on its first
+        network's address); the containers of the node's own engine, started before anything
+        can fix it, would copy that one. A file of ours keeps what was written in it.
+    type: path
   memory:
     description: Memory limit (C(2g)).
     type: str
@@ -159,6 +170,7 @@ EXAMPLES = r"""
     networks:
       - {name: enos-3f2a-grp1, ipv4_address: 10.201.1.10}
       - {name: enos-3f2a-ext, ipv4_address: 10.201.0.10}
+    etc_hosts: /home/me/enos/current/hosts/enos-3f2a-grp1-control-1
     volumes: [/sys/fs/cgroup:/sys/fs/cgroup:rw, enos-3f2a-grp1-control-1-docker:/var/lib/docker]
     tmpfs: [/run, /run/lock, /tmp]
     labels: {edge.enos.env: enos-3f2a}
@@ -177,15 +189,18 @@ id:
   returned: one node, when the container exists
   type: str
 nodes:
-  description: Per node of O(nodes), its C(name), C(action), C(id) and what else C(changed) (C(key), C(routes)).
+  description:
+    - Per node of O(nodes), its C(name), C(action), C(id) and what else C(changed) (C(key),
+      C(network script), C(route <cidr>), C(interface <name> is now <name>)).
   returned: with O(nodes)
   type: list
   elements: dict
-  sample: [{name: enos-3f2a-grp1-control-1, action: created, id: 4f1c..., changed: [key, routes]}]
+  sample: [{name: enos-3f2a-grp1-control-1, action: created, id: 4f1c..., changed: [key, network script, route 10.201.0.0/16]}]
 """
 
 import hashlib
 import json
+import os
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -193,16 +208,59 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.basic import AnsibleModule
 
 SPEC_LABEL = "edge.enos.spec"
-SPEC_KEYS = ("image", "hostname", "memory", "networks", "volumes", "tmpfs", "labels", "cap_add",
+SPEC_KEYS = ("image", "hostname", "etc_hosts", "memory", "networks", "volumes", "tmpfs", "labels", "cap_add",
              "cap_drop", "security_opts", "devices", "device_cgroup_rules", "restart_policy")
-NODE_KEYS = ("name", "hostname", "networks", "volumes", "labels", "routes")
+NODE_KEYS = ("name", "hostname", "etc_hosts", "networks", "volumes", "labels", "routes")
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=no",
             "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
-# Pairs of (cidr, via): routes added or fixed, "changed <cidr>" said.
-ROUTE_SCRIPT = """while [ $# -gt 0 ]; do
-  if ! ip route show "$1" | grep -q "via $2 "; then ip route replace "$1" via "$2"; echo "changed $1"; fi
-  shift 2
-done"""
+LOOPBACK_HOSTS = """127.0.0.1\tlocalhost
+::1\tlocalhost ip6-localhost ip6-loopback
+fe00::0\tip6-localnet
+ff00::0\tip6-mcastprefix
+ff02::1\tip6-allnodes
+ff02::2\tip6-allrouters
+"""
+# The node's own /etc/edge-enos/network.sh, run at every start of the node (a unit of the node
+# image) and by every run of this module. The engine attaches a restarted container's networks in
+# no fixed order (eth0 and eth1 may swap) and without the routes set in it: interfaces are named
+# again after their addresses (via temporary names, since two may swap), the routes through
+# gateways that a rename took down are put back, then the node's routes are set.
+# What it changed is said on lines "changed <what>".
+NETWORK_SCRIPT = """#!/bin/sh
+# Written by edge.enos (local_node): interface names and routes of this node.
+set -eu
+names="%(names)s"
+routes="%(routes)s"
+saved=$(ip -4 route show | sed -n 's/^\\(\\S*\\) via \\(\\S*\\) .*/\\1=\\2/p')
+moved=""
+i=0
+for pair in $names; do
+  want=${pair%%%%=*}; address=${pair#*=}
+  have=$(ip -o -4 addr show to "$address/32" | awk '{print $2; exit}')
+  if [ -n "$have" ] && [ "$have" != "$want" ]; then
+    ip link set dev "$have" down
+    ip link set dev "$have" name "edgeenos$i"
+    moved="$moved edgeenos$i=$want"
+    echo "changed interface $have is now $want"
+  fi
+  i=$((i + 1))
+done
+for pair in $moved; do
+  ip link set dev "${pair%%%%=*}" name "${pair#*=}"
+  ip link set dev "${pair#*=}" up
+done
+if [ -n "$moved" ]; then
+  for route in $saved; do ip route replace "${route%%%%=*}" via "${route#*=}" 2>/dev/null || true; done
+fi
+for route in $routes; do
+  cidr=${route%%%%=*}; via=${route#*=}
+  if ! ip route show "$cidr" | grep -q "via $via "; then
+    ip route replace "$cidr" via "$via"
+    echo "changed route $cidr"
+  fi
+done
+"""
+NETWORK_SCRIPT_PATH = "/etc/edge-enos/network.sh"
 
 
 class NodeError(Exception):
@@ -252,6 +310,12 @@ class Node(object):
         self.create_volumes()
         argv = ["create", "--name", p["name"], "--label", "%s=%s" % (SPEC_LABEL, self.spec_hash),
                 "--restart", p["restart_policy"]]
+        if p["etc_hosts"]:
+            if not os.path.exists(p["etc_hosts"]):
+                os.makedirs(os.path.dirname(p["etc_hosts"]) or ".", exist_ok=True)
+                with open(p["etc_hosts"], "w") as handle:
+                    handle.write(LOOPBACK_HOSTS)
+            argv += ["--volume", "%s:/etc/hosts" % p["etc_hosts"]]
         for flag, key in (("--hostname", "hostname"), ("--memory", "memory")):
             if p[key]:
                 argv += [flag, p[key]]
@@ -309,8 +373,7 @@ class Node(object):
             action = "connected"
         result = self.result(action, before, {"spec": self.spec_hash, "running": True})
         if not self.module.check_mode:
-            result["changed"] = [part for part, done in (("key", self.authorize()),
-                                                         ("routes", self.route())) if done]
+            result["changed"] = (["key"] if self.authorize() else []) + self.network()
             self.wait_ssh()
         return result
 
@@ -337,17 +400,34 @@ class Node(object):
             raise NodeError("%s: cannot write root's authorized_keys: %s" % (self.p["name"], err.strip()))
         return True
 
-    def route(self):
-        """Routes of the node (set again when a restart lost them); True when one was set."""
-        if not self.p["routes"]:
-            return False
-        argv = ["docker", "exec", self.p["name"], "sh", "-ec", ROUTE_SCRIPT, "routes"]
-        for route in self.p["routes"]:
-            argv += [route["cidr"], route["via"]]
-        rc, out, err = self.run(argv)
+    def network_script(self):
+        names = " ".join("eth%d=%s" % (index, net["ipv4_address"])
+                         for index, net in enumerate(self.p["networks"]))
+        routes = " ".join("%s=%s" % (route["cidr"], route["via"]) for route in self.p["routes"])
+        return NETWORK_SCRIPT % {"names": names, "routes": routes}
+
+    def network(self):
+        """Interface names and routes as planned (a restart may have swapped or lost them), and
+        the script that sets them again at the node's next start. Returns what changed."""
+        changed = []
+        if not self.p["networks"] and not self.p["routes"]:
+            return changed
+        script = self.network_script()
+        rc, out, err = self.run(["docker", "exec", self.p["name"], "cat", NETWORK_SCRIPT_PATH])
+        if rc or out != script:
+            rc, out, err = self.run(["docker", "exec", "-i", self.p["name"], "sh", "-ec",
+                                     "mkdir -p %s; cat > %s" % (os.path.dirname(NETWORK_SCRIPT_PATH),
+                                                                NETWORK_SCRIPT_PATH)], stdin=script)
+            if rc:
+                raise NodeError("%s: cannot write %s: %s" % (self.p["name"], NETWORK_SCRIPT_PATH,
+                                                             err.strip()))
+            changed.append("network script")
+        rc, out, err = self.run(["docker", "exec", self.p["name"], "sh", NETWORK_SCRIPT_PATH])
         if rc:
-            raise NodeError("%s: cannot set its routes: %s" % (self.p["name"], err.strip()))
-        return "changed" in out
+            raise NodeError("%s: cannot set its interface names and routes: %s"
+                            % (self.p["name"], (err or out).strip()))
+        return changed + [line[len("changed "):] for line in out.splitlines()
+                          if line.startswith("changed ")]
 
     def wait_ssh(self):
         if not self.p["ssh_key"] or not self.p["networks"]:
@@ -429,6 +509,7 @@ def main():
             state=dict(type="str", choices=["started", "absent"], default="started"),
             image=dict(type="str"),
             hostname=dict(type="str"),
+            etc_hosts=dict(type="path"),
             memory=dict(type="str"),
             networks=dict(type="list", elements="dict", default=[], options=network),
             volumes=dict(type="list", elements="str", default=[]),

@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -124,6 +125,36 @@ def test_second_run_changes_nothing(testbed):
     assert rc == 0, out[-4000:]
     assert h.changed_count(out) == 0, out[-6000:]
     assert "(uml) running" in out
+
+
+def test_a_restarted_node_keeps_its_names_and_routes(testbed):
+    """A restarted container gets its networks in no fixed order (eth0 and eth1 swap), without
+    the routes set in it, and an /etc/hosts rewritten by Docker (the node's name on its first
+    network's address), which the node's own engine copies into its containers before `enos up`
+    could fix anything. The node sets its interface names and routes again as it starts, and its
+    /etc/hosts is the environment's file, kept as written."""
+    name = "grp3-compute-1"
+    container = testbed.container(name)
+    entry = "10.233.3.10 %s # written by the test" % name
+    assert h.dexec(container, "sh", "-c", "echo '%s' >> /etc/hosts" % entry).returncode == 0
+    wanted = dict((i["address"], i["device"]) for i in testbed.hosts()[name]["interfaces"].values())
+
+    def network():
+        held = dict((a["local"], i["ifname"]) for i in json.loads(
+            h.dexec(container, "ip", "-j", "-4", "addr").stdout or "[]") for a in i["addr_info"])
+        route = h.dexec(container, "ip", "route", "get", "10.233.1.10").stdout
+        return {a: held.get(a) for a in wanted}, "via 10.233.3.254" in route
+
+    for attempt in range(3):      # the order Docker attaches networks in varies from one start to the next
+        os.system("docker restart -t 5 %s >/dev/null" % container)
+        deadline = time.time() + 60
+        while network() != (wanted, True) and time.time() < deadline:
+            time.sleep(1)
+        assert network() == (wanted, True), "after restart %d: %s" % (attempt + 1, network())
+    hosts = h.dexec(container, "cat", "/etc/hosts").stdout
+    assert entry in hosts and "localhost" in hosts, hosts
+    names = [line.split()[0] for line in hosts.splitlines() if line.split()[1:2] == [name]]
+    assert names == ["10.233.3.10"], hosts
 
 
 def test_a_removed_node_is_recreated_and_said_so(testbed):
